@@ -1,0 +1,172 @@
+"""The command line: one sub-command per verb.
+
+Each verb's options are declared here; its work lives in the module named for it and is imported
+only when that verb runs, so ``sparktop --help`` and the dashboard start fast.
+
+Exit codes: 0 success, 1 the job ran and failed (a smoke verdict, a failed launch), 2 bad input
+(usage, unreadable file, unreachable target), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from sparktop import __version__
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line (``sparktop: error: ...``) with an optional hint."""
+
+    def __init__(self, message: str, hint: str | None = None, code: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.code = code
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# verbs
+
+
+def _add_snapshot(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "snapshot",
+        help="read one /metrics page (URL or file) and print its canonical figures",
+        description="Read one vLLM /metrics page from a server or a file and print the canonical "
+        "figures sparktop derives from it (numbers or null, with the reason for each unknown).",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("url", nargs="?", help="server base URL (http://host:8000) or its /metrics URL")
+    src.add_argument("--file", metavar="PATH", help="read an exposition from a file ('-' for stdin)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument(
+        "--timeout", type=_positive_float, default=3.0, metavar="S", help="HTTP timeout (default 3)"
+    )
+    p.set_defaults(handler=_run_snapshot)
+
+
+def _run_snapshot(args: argparse.Namespace) -> int:
+    from sparktop.commands.snapshot import run
+
+    return run(args)
+
+
+def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "watch",
+        help="watch a vLLM server live (dashboard, or plain lines with --headless)",
+        description="Watch a vLLM server: a URL, a running container (docker:NAME) or a serving "
+        "profile to launch (PROFILE.toml).",
+    )
+    p.add_argument("target", help="http://host:port, docker:NAME or PROFILE.toml")
+    p.add_argument(
+        "--headless", action="store_true", help="print one plain line per interval instead of the UI"
+    )
+    p.add_argument(
+        "--interval",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="seconds between scrapes (default from config, 1)",
+    )
+    p.add_argument(
+        "--window",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="window for rates and percentiles in seconds (default from config, 60)",
+    )
+    p.add_argument("--count", type=int, default=None, metavar="N", help="stop after N lines (headless)")
+    p.set_defaults(handler=_run_watch)
+
+
+def _run_watch(args: argparse.Namespace) -> int:
+    from sparktop.commands.watch import run
+
+    return run(args)
+
+
+def _add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "sim",
+        help="serve the simulated Spark: a vLLM-compatible server on a modelled GB10",
+        description="Serve a simulated vLLM on a modelled DGX Spark until interrupted.",
+    )
+    p.set_defaults(handler=_run_sim)
+
+
+def _run_sim(args: argparse.Namespace) -> int:
+    raise CliError("`sparktop sim` is not available in this build yet")
+
+
+def _add_gpu(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "gpu",
+        help="print one GPU and unified-memory sample",
+        description="Print one sample of every GPU and the host memory breakdown.",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=_run_gpu)
+
+
+def _run_gpu(args: argparse.Namespace) -> int:
+    raise CliError("`sparktop gpu` is not available in this build yet")
+
+
+VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+    _add_snapshot,
+    _add_watch,
+    _add_sim,
+    _add_gpu,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sparktop",
+        description="Watch vLLM serving benchmarks live on a DGX Spark, or on its built-in simulated twin.",
+    )
+    parser.add_argument("--version", action="version", version=f"sparktop {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    for add in VERBS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    try:
+        return handler(args)
+    except CliError as exc:
+        print(f"sparktop: error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `sparktop ... | head`: the reader left; nothing more to say.
+        return EXIT_OK

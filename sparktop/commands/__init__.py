@@ -1,0 +1,1 @@
+"""The work behind each command-line verb, one module per verb."""

@@ -1,0 +1,11 @@
+"""`sparktop snapshot`."""
+
+from __future__ import annotations
+
+import argparse
+
+from sparktop.cli import CliError
+
+
+def run(args: argparse.Namespace) -> int:
+    raise CliError("`sparktop snapshot` is not available in this build yet")

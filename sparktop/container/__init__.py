@@ -1,0 +1,1 @@
+"""Serving profiles and the Docker containers that run them."""

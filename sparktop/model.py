@@ -1,0 +1,211 @@
+"""Frozen values shared by every layer: sources produce them, sinks and views consume them.
+
+Nothing here does I/O or imports a UI toolkit. "Unknown" is a value with a reason, never 0: a series
+that vLLM does not expose, or an NVML field the device does not support, is carried as ``Unknown``
+all the way to the screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias, TypeGuard
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A figure that cannot be known, and why (shown to the user as-is)."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return f"unknown: {self.reason}"
+
+
+Num: TypeAlias = float | Unknown
+"""A number or the reason it is unknown."""
+
+
+def is_known(value: float | Unknown | None) -> TypeGuard[float]:
+    """True when ``value`` is a real number (not Unknown, not None)."""
+    return value is not None and not isinstance(value, Unknown)
+
+
+def or_none(value: float | Unknown | None) -> float | None:
+    """The number, or None when unknown (for JSON output)."""
+    return None if value is None or isinstance(value, Unknown) else value
+
+
+# --------------------------------------------------------------------------------------------------
+# vLLM metrics
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    """A cumulative Prometheus histogram, summed over engines.
+
+    ``bounds`` are the ascending ``le`` upper bounds as exposed (the last is +Inf); ``cumulative``
+    holds the cumulative count for each bound.
+    """
+
+    bounds: tuple[float, ...]
+    cumulative: tuple[float, ...]
+    count: float
+    sum: float
+
+
+HISTOGRAM_KEYS: tuple[str, ...] = ("ttft", "itl", "e2e", "queue", "prefill", "decode", "inference", "tpot")
+"""Canonical histogram names (see ``sparktop.vllm.schema`` for the vLLM names behind them)."""
+
+SCALAR_KEYS: tuple[str, ...] = (
+    "requests_running",
+    "requests_waiting",
+    "requests_swapped",
+    "kv_cache_usage",
+    "prompt_tokens_total",
+    "generation_tokens_total",
+    "preemptions_total",
+    "prefix_cache_queries_total",
+    "prefix_cache_hits_total",
+    "spec_decode_drafts_total",
+    "spec_decode_draft_tokens_total",
+    "spec_decode_accepted_tokens_total",
+)
+"""Canonical gauge and counter names; counters end in ``_total``."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSnapshot:
+    """Canonical figures read from one ``/metrics`` page: raw gauge and counter values, never rates.
+
+    Every key of ``SCALAR_KEYS`` and ``HISTOGRAM_KEYS`` is present, either as a value or as
+    ``Unknown`` with the reason.
+    """
+
+    t: float
+    scalars: Mapping[str, Num]
+    histograms: Mapping[str, Histogram | Unknown]
+    finished: Mapping[str, float] | Unknown
+    """Finished requests by ``finished_reason`` (stop, length, abort, error, repetition)."""
+    engines: tuple[str, ...]
+    models: tuple[str, ...]
+    cache_config: Mapping[str, str]
+    """Labels of ``vllm:cache_config_info`` (block_size, num_gpu_blocks, cache_dtype...)."""
+    skipped_lines: int = 0
+    """Lines of the page that were not Prometheus exposition (log lines in a paste, garbage)."""
+
+    def unknown(self) -> dict[str, str]:
+        """Field -> reason for every unknown field."""
+        out = {k: v.reason for k, v in self.scalars.items() if isinstance(v, Unknown)}
+        out.update({k: v.reason for k, v in self.histograms.items() if isinstance(v, Unknown)})
+        if isinstance(self.finished, Unknown):
+            out["finished"] = self.finished.reason
+        return out
+
+
+ServerState = Literal["unknown", "unreachable", "starting", "healthy", "dead", "metrics-disabled"]
+"""What a scrape found: see ``sparktop.vllm.scrape`` for how each is told apart."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeResult:
+    """One poll of a vLLM server.
+
+    ``series`` holds the raw ``vllm:`` samples as ``(series key, value)`` where the key is the
+    exposition text before the value (``name{labels}``): that is what a recording stores.
+    """
+
+    t: float
+    state: ServerState
+    detail: str
+    latency_s: float | None = None
+    snapshot: MetricSnapshot | None = None
+    series: tuple[tuple[str, float], ...] | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Events
+
+
+EventKind = Literal["startup", "workload", "log", "error", "marker", "container", "state"]
+Level = Literal["info", "warning", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened at a moment: a startup phase, a workload phase, a user marker...
+
+    ``text`` may come from a container or a server and is untrusted: views escape it.
+    """
+
+    t: float
+    kind: EventKind
+    text: str
+    source: str = "sparktop"
+    level: Level = "info"
+    data: Mapping[str, str | float | int | bool | None] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------------
+# GPU and host memory
+
+
+@dataclass(frozen=True, slots=True)
+class GpuProcess:
+    """A compute process on a GPU; ``pid`` is a host PID (it will not match PIDs inside a container)."""
+
+    pid: int
+    name: str | Unknown
+    used_memory_bytes: Num
+
+
+@dataclass(frozen=True, slots=True)
+class GpuDevice:
+    """One device's readings in one tick; every field NVML cannot give is ``Unknown``."""
+
+    index: int
+    name: str | Unknown
+    uuid: str | Unknown
+    utilization_pct: Num
+    power_w: Num
+    power_limit_w: Num
+    temperature_c: Num
+    sm_clock_mhz: Num
+    energy_mj: Num
+    """Total energy counter since the driver loaded (millijoules)."""
+    throttle_reasons: tuple[str, ...] | Unknown
+    unified_memory: bool
+    """True on GB10 and alike: memory is shared with the host and shown as a breakdown instead."""
+    memory_used_bytes: Num
+    memory_total_bytes: Num
+    processes: tuple[GpuProcess, ...] | Unknown
+
+
+@dataclass(frozen=True, slots=True)
+class HostMemory:
+    """The unified-memory breakdown (from /proc/meminfo, PSI, cgroups and NVML process memory)."""
+
+    total_bytes: Num
+    available_bytes: Num
+    free_bytes: Num
+    page_cache_bytes: Num
+    reclaimable_bytes: Num
+    gpu_processes_bytes: Num
+    container_bytes: Num
+    psi_some_avg10: Num
+    psi_full_avg10: Num
+
+
+GpuStatus = Literal["ok", "no-library", "no-driver", "no-permission", "gpu-lost", "no-device", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class GpuSample:
+    """One GPU collection tick. ``status`` says why ``devices`` is empty when it is."""
+
+    t: float
+    status: GpuStatus
+    detail: str
+    devices: tuple[GpuDevice, ...]
+    memory: HostMemory
+    simulated: bool = False

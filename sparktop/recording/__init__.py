@@ -1,0 +1,1 @@
+"""Session recordings: the file format, its writer and its (untrusting) reader."""

@@ -1,0 +1,1 @@
+"""The simulated Spark: a vLLM-compatible server on a modelled GB10."""

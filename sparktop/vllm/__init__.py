@@ -1,0 +1,1 @@
+"""Reading vLLM: the exposition parser, the version-tolerant schema and the scraper."""

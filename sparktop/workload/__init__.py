@@ -1,0 +1,1 @@
+"""The built-in load generator, the arena presets and adapters for external benchmark tools."""
