@@ -209,3 +209,52 @@ class GpuSample:
     devices: tuple[GpuDevice, ...]
     memory: HostMemory
     simulated: bool = False
+
+
+# --------------------------------------------------------------------------------------------------
+# Derived figures (what views show; computed only in sparktop.derive)
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyStats:
+    """One latency histogram over a window: quantiles and mean in seconds, observations counted."""
+
+    p50: Num
+    p90: Num
+    p95: Num
+    p99: Num
+    mean: Num
+    count: Num
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Everything derived from the vLLM series at one moment, over one window.
+
+    Rates are per second over the window; gauges are the latest reading.
+    """
+
+    t: float
+    window_s: float
+    """The span actually covered (shorter than asked until enough history exists)."""
+    requests_running: Num
+    requests_waiting: Num
+    kv_cache_usage: Num
+    kv_cache_capacity_tokens: Num
+    kv_cache_used_tokens: Num
+    prompt_tps: Num
+    generation_tps: Num
+    decode_tps_per_request: Num
+    """Generation tokens/s divided by the mean number of running requests over the window."""
+    preemptions_per_s: Num
+    preemptions_total: Num
+    requests_per_s: Num
+    """Finished requests per second (every finished_reason)."""
+    finished_in_window: Mapping[str, float] | Unknown
+    finished_total: Mapping[str, float] | Unknown
+    spec_decode_acceptance: Num
+    prefix_cache_hit_rate: Num
+    latency: Mapping[str, LatencyStats | Unknown]
+    """Keyed like ``HISTOGRAM_KEYS``: ttft, itl, e2e, queue, prefill, decode, inference, tpot."""
+    counter_resets: int = 0
+    """How many times the server's counters were seen to reset (restarts) so far."""
