@@ -183,17 +183,35 @@ class GpuDevice:
 
 @dataclass(frozen=True, slots=True)
 class HostMemory:
-    """The unified-memory breakdown (from /proc/meminfo, PSI, cgroups and NVML process memory)."""
+    """The unified-memory breakdown (from /proc/meminfo, PSI, cgroups and NVML process memory).
+
+    On a unified-memory device (GB10) this is the GPU's memory too; beside a discrete GPU it is the
+    host's RAM. The parts overlap on purpose (GPU processes and the container both sit inside
+    total - available); they are shown side by side, never summed.
+    """
 
     total_bytes: Num
+    """MemTotal."""
     available_bytes: Num
+    """MemAvailable: what the kernel can hand out without swapping, page cache reclaim included."""
     free_bytes: Num
+    """MemFree: unused right now (what CUDA reports as free on unified memory)."""
     page_cache_bytes: Num
+    """Buffers + Cached: file pages, including shared memory and tmpfs."""
     reclaimable_bytes: Num
+    """MemAvailable - MemFree: the kernel's estimate of what reclaiming caches would free."""
     gpu_processes_bytes: Num
+    """Sum of NVML's per-process memory on unified-memory devices."""
     container_bytes: Num
+    """The vLLM container's cgroup working set (usage minus inactive file cache, as docker stats)."""
     psi_some_avg10: Num
+    """Memory pressure: % of the last 10 s some task stalled on memory."""
     psi_full_avg10: Num
+    """Memory pressure: % of the last 10 s all non-idle tasks stalled on memory."""
+    description: str = ""
+    """What this memory is: unified with a GPU (which), host RAM beside a discrete GPU, or plain host."""
+    gpu_processes_unreported: int = 0
+    """GPU processes whose memory NVML did not report: ``gpu_processes_bytes`` is then a lower bound."""
 
 
 GpuStatus = Literal["ok", "no-library", "no-driver", "no-permission", "gpu-lost", "no-device", "error"]
@@ -209,6 +227,9 @@ class GpuSample:
     devices: tuple[GpuDevice, ...]
     memory: HostMemory
     simulated: bool = False
+    driver_version: str | Unknown = Unknown("no GPU readings")
+    retry_in_s: float | None = None
+    """When NVML is not usable: seconds until the collector tries again."""
 
 
 # --------------------------------------------------------------------------------------------------
