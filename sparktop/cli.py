@@ -185,8 +185,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_BAD_INPUT
+    from sparktop.config import ConfigError
+
     try:
         return handler(args)
+    except ConfigError as exc:
+        print(f"sparktop: error: {exc}", file=sys.stderr)
+        print("hint: fix the file or remove it (every setting has a default)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except CliError as exc:
         print(f"sparktop: error: {exc}", file=sys.stderr)
         if exc.hint:

@@ -103,7 +103,9 @@ class MetricSnapshot:
         return out
 
 
-ServerState = Literal["unknown", "unreachable", "starting", "healthy", "dead", "metrics-disabled"]
+ServerState = Literal[
+    "unknown", "unreachable", "starting", "unresponsive", "healthy", "dead", "metrics-disabled"
+]
 """What a scrape found: see ``sparktop.vllm.scrape`` for how each is told apart."""
 
 
