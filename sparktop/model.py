@@ -113,8 +113,9 @@ ServerState = Literal[
 class ScrapeResult:
     """One poll of a vLLM server.
 
-    ``series`` holds the raw ``vllm:`` samples as ``(series key, value)`` where the key is the
-    exposition text before the value (``name{labels}``): that is what a recording stores.
+    ``series_keys``/``series_values`` hold the raw ``vllm:`` samples (what a recording stores): the
+    key is the exposition text before the value (``name{labels}``). While the server's page keeps
+    its layout, successive results share the very same ``series_keys`` tuple.
     """
 
     t: float
@@ -122,7 +123,8 @@ class ScrapeResult:
     detail: str
     latency_s: float | None = None
     snapshot: MetricSnapshot | None = None
-    series: tuple[tuple[str, float], ...] | None = None
+    series_keys: tuple[str, ...] = ()
+    series_values: tuple[float, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------------

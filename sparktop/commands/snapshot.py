@@ -70,7 +70,7 @@ def read_file(path: str) -> MetricSnapshot:
             f"{path}: not a Prometheus exposition ({cause})",
             hint="save a page with: curl -s http://HOST:8000/metrics > page.txt",
         )
-    return Schema().read(page, SystemClock().now(), keep_series=False).snapshot
+    return Schema().read(page, SystemClock().now()).snapshot
 
 
 async def _scrape(url: str, timeout_s: float) -> tuple[MetricSnapshot, str]:

@@ -11,34 +11,44 @@ Prometheus does.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
+from itertools import accumulate
+from operator import sub
 
 from sparktop.model import Num, Unknown
 
 NO_OBSERVATIONS = "no observations in the window"
 
 
+def quantiles(qs: Sequence[float], bounds: Sequence[float], cumulative: Sequence[float]) -> list[Num]:
+    """Several quantiles of one histogram (the buckets are prepared once)."""
+    if len(bounds) < 2 or len(bounds) != len(cumulative) or not math.isinf(bounds[-1]):
+        return [Unknown("histogram needs a +Inf bucket and at least one finite bucket")] * len(qs)
+    counts = list(accumulate(cumulative, max))
+    if counts[0] < 0:
+        counts = [max(c, 0.0) for c in counts]
+    return [_quantile(q, bounds, counts) for q in qs]
+
+
 def quantile(q: float, bounds: Sequence[float], cumulative: Sequence[float]) -> Num:
     """The q-quantile (0 <= q <= 1) of a cumulative histogram whose last bound is +Inf."""
+    return quantiles((q,), bounds, cumulative)[0]
+
+
+def _quantile(q: float, bounds: Sequence[float], counts: Sequence[float]) -> Num:
     if math.isnan(q):
         return math.nan
     if q < 0:
         return -math.inf
     if q > 1:
         return math.inf
-    if len(bounds) < 2 or len(bounds) != len(cumulative) or not math.isinf(bounds[-1]):
-        return Unknown("histogram needs a +Inf bucket and at least one finite bucket")
-    counts = _monotonic(cumulative)
     total = counts[-1]
     if not total > 0:
         return Unknown(NO_OBSERVATIONS)
     rank = q * total
     # first bucket whose cumulative count reaches the rank (the +Inf bucket always does)
-    index = len(counts) - 1
-    for i in range(len(counts) - 1):
-        if counts[i] >= rank:
-            index = i
-            break
+    index = min(bisect_left(counts, rank, 0, len(counts) - 1), len(counts) - 1)
     if index == len(bounds) - 1:
         return bounds[-2]
     upper = bounds[index]
@@ -54,18 +64,9 @@ def quantile(q: float, bounds: Sequence[float], cumulative: Sequence[float]) -> 
     return lower + (upper - lower) * ((rank - below) / in_bucket)
 
 
-def _monotonic(cumulative: Sequence[float]) -> list[float]:
-    out: list[float] = []
-    highest = 0.0
-    for value in cumulative:
-        highest = max(highest, value)
-        out.append(highest)
-    return out
-
-
 def delta(now: Sequence[float], then: Sequence[float]) -> tuple[float, ...]:
     """Per-bucket increase between two cumulative readings (already reset-corrected)."""
-    return tuple(a - b for a, b in zip(now, then, strict=True))
+    return tuple(map(sub, now, then))
 
 
 def mean(sum_delta: float, count_delta: float) -> Num:

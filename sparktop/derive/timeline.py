@@ -12,6 +12,7 @@ import bisect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from operator import add, sub
 
 from sparktop.derive import histogram
 from sparktop.model import (
@@ -143,27 +144,21 @@ class Timeline:
         if previous is None or state is None or previous.bounds != h.bounds:
             self._epoch += 1
             new = _Hist(self._epoch, h.bounds, h.cumulative, h.count, h.sum)
-        elif h.count < previous.count or any(
-            a < b for a, b in zip(h.cumulative, previous.cumulative, strict=True)
-        ):
-            self._hist_resets += 1
-            new = _Hist(
-                state.epoch,
-                h.bounds,
-                tuple(a + b for a, b in zip(state.cumulative, h.cumulative, strict=True)),
-                state.count + h.count,
-                state.sum + h.sum,
-            )
+        elif h.cumulative == previous.cumulative and h.count == previous.count and h.sum == previous.sum:
+            new = state  # nothing observed since the last scrape
         else:
+            increments = tuple(map(sub, h.cumulative, previous.cumulative))
+            if h.count < previous.count or min(increments) < 0:
+                self._hist_resets += 1  # the server restarted: everything it holds is new
+                increments, count, total = h.cumulative, h.count, h.sum
+            else:
+                count, total = h.count - previous.count, h.sum - previous.sum
             new = _Hist(
                 state.epoch,
                 h.bounds,
-                tuple(
-                    s + (a - b)
-                    for s, a, b in zip(state.cumulative, h.cumulative, previous.cumulative, strict=True)
-                ),
-                state.count + (h.count - previous.count),
-                state.sum + (h.sum - previous.sum),
+                tuple(map(add, state.cumulative, increments)),
+                state.count + count,
+                state.sum + total,
             )
         self._hist_raw[key] = h
         self._hist_state[key] = new
@@ -287,7 +282,7 @@ class Timeline:
             return Unknown(NEED_TWO)
         buckets = histogram.delta(end.cumulative, first.cumulative)
         count = end.count - first.count
-        p50, p90, p95, p99 = (histogram.quantile(q, end.bounds, buckets) for q in QUANTILES)
+        p50, p90, p95, p99 = histogram.quantiles(QUANTILES, end.bounds, buckets)
         return LatencyStats(p50, p90, p95, p99, histogram.mean(end.sum - first.sum, count), count)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import add, itemgetter
 
 from sparktop.model import HISTOGRAM_KEYS, SCALAR_KEYS, Histogram, MetricSnapshot, Num, Unknown
 from sparktop.vllm.exposition import Page, Series
@@ -124,10 +124,18 @@ def _role(series: Series) -> _Role:
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """A snapshot plus the raw ``vllm:`` series it came from (what a recording stores)."""
+    """A snapshot plus the raw ``vllm:`` series it came from (what a recording stores).
+
+    ``keys`` is the same tuple object for every page of one layout.
+    """
 
     snapshot: MetricSnapshot
-    series: tuple[tuple[str, float], ...]
+    keys: tuple[str, ...]
+    values: tuple[float, ...]
+
+    @property
+    def series(self) -> list[tuple[str, float]]:
+        return list(zip(self.keys, self.values, strict=True))
 
 
 def _getter(positions: list[int]) -> Callable[[list[float]], tuple[float, ...]]:
@@ -175,7 +183,7 @@ class Schema:
         self._layout: list[Series] | None = None
         self._plan: _Plan | None = None
 
-    def read(self, page: Page, t: float, keep_series: bool = True) -> Reading:
+    def read(self, page: Page, t: float) -> Reading:
         if self._plan is None or page.series != self._layout:
             self._plan = _compile(page.series)
             self._layout = page.series
@@ -199,7 +207,12 @@ class Schema:
                 histograms[field] = hp
             else:
                 per_engine = [get(values) for get in hp.buckets]
-                cumulative = per_engine[0] if len(per_engine) == 1 else tuple(map(_add, *per_engine))
+                if len(per_engine) == 1:
+                    cumulative = per_engine[0]
+                elif len(per_engine) == 2:
+                    cumulative = tuple(map(add, *per_engine))
+                else:
+                    cumulative = tuple(map(_add, *per_engine))
                 histograms[field] = Histogram(
                     hp.bounds, tuple(cumulative), math.fsum(hp.count(values)), math.fsum(hp.sum(values))
                 )
@@ -218,8 +231,7 @@ class Schema:
             cache_config=plan.cache_config,
             skipped_lines=page.skipped,
         )
-        raw = tuple(zip(plan.raw_keys, plan.raw_values(values), strict=True)) if keep_series else ()
-        return Reading(snapshot, raw)
+        return Reading(snapshot, plan.raw_keys, plan.raw_values(values))
 
 
 def _add(*values: float) -> float:

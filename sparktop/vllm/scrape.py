@@ -186,7 +186,7 @@ class Scraper:
             return self._result(t, state, f"TCP connects, {what}")
         if metrics.status == 200 and metrics.failure is None:
             read = self._read(t, metrics)
-            if read.get("series") == ():
+            if read.get("series_keys") == ():
                 return self._result(
                     t, "metrics-disabled", "/metrics has no vllm: series (--disable-log-stats?)", **read
                 )
@@ -212,7 +212,12 @@ class Scraper:
         text = answer.body.decode("utf-8", errors="replace")
         page = self._parser.parse(text)
         reading = self._schema.read(page, t)
-        return {"snapshot": reading.snapshot, "series": reading.series, "latency_s": answer.latency_s}
+        return {
+            "snapshot": reading.snapshot,
+            "series_keys": reading.keys,
+            "series_values": reading.values,
+            "latency_s": answer.latency_s,
+        }
 
     async def info(self) -> ServerInfo:
         """Ask the server what it serves. Never raises; unknowns carry the reason."""

@@ -50,7 +50,8 @@ async def test_healthy(server: FaultServer) -> None:
         r = await s.scrape()
     assert r.state == "healthy", r.detail
     assert r.snapshot is not None and r.snapshot.scalars["generation_tokens_total"] == 100
-    assert r.series and all(k.startswith("vllm:") for k, _ in r.series)
+    assert r.series_keys and all(k.startswith("vllm:") for k in r.series_keys)
+    assert len(r.series_values) == len(r.series_keys)
     assert r.latency_s is not None
 
 
