@@ -18,6 +18,7 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import NamedTuple
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -30,6 +31,8 @@ _WHITESPACE = " \t\r"
 # A series cache that keeps growing means the server invents new label values all the time; start
 # over rather than hold on to memory for hours.
 _MAX_CACHED_SERIES = 100_000
+_FIRST = itemgetter(0)
+_LAST = itemgetter(2)
 
 
 class Sample(NamedTuple):
@@ -225,15 +228,15 @@ class SeriesParser:
     def parse(self, text: str) -> Page:
         if "\r\n" in text:
             text = text.replace("\r\n", "\n")
-        lines = [line for line in text.split("\n") if line and line[0] != "#"]
-        parts = [line.rpartition(" ") for line in lines]
-        infos = list(map(self._series.get, [p[0] for p in parts]))
-        values_text = [p[2] for p in parts]
+        # the value is after the last blank of a line; what precedes it is the series' text
+        parts = [line.rpartition(" ") for line in text.split("\n") if line and line[0] != "#"]
+        infos = list(map(self._series.get, map(_FIRST, parts)))
+        values_text = list(map(_LAST, parts))
         values = list(map(self._values.get, values_text))
         if None in values:
             self._convert_values(values_text, values)
         if None in infos or None in values:
-            return self._parse_slow(lines, parts, infos, values)
+            return self._parse_slow(parts, infos, values)
         return Page(infos, values, 0)  # type: ignore[arg-type]
 
     def _convert_values(self, values_text: list[str], values: list[float | None]) -> None:
@@ -249,7 +252,6 @@ class SeriesParser:
 
     def _parse_slow(
         self,
-        lines: list[str],
         parts: list[tuple[str, str, str]],
         infos: list[Series | None],
         values: list[float | None],
@@ -261,11 +263,12 @@ class SeriesParser:
         cache = self._series
         if len(cache) > _MAX_CACHED_SERIES:
             cache.clear()
-        for line, (key, _, _), info, value in zip(lines, parts, infos, values, strict=True):
+        for part, info, value in zip(parts, infos, values, strict=True):
             if info is not None and value is not None:
                 out_series.append(info)
                 out_values.append(value)
                 continue
+            line = "".join(part)
             parsed = parse_line(line)
             if parsed is COMMENT:
                 continue
@@ -276,6 +279,7 @@ class SeriesParser:
                 continue
             assert not isinstance(parsed, Skip)
             series, number, timestamp = parsed
+            key = part[0]
             if timestamp is None and key.strip(_WHITESPACE) == series.key:
                 cache[key] = series
             out_series.append(series)
