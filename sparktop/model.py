@@ -261,7 +261,7 @@ class Figures:
 
     t: float
     window_s: float
-    """The span actually covered (shorter than asked until enough history exists)."""
+    """The span the percentiles cover (shorter than asked until enough history exists)."""
     requests_running: Num
     requests_waiting: Num
     kv_cache_usage: Num

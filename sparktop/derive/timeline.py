@@ -185,16 +185,18 @@ class Timeline:
                 return ticks[i]
         return None
 
-    def figures(self, window_s: float) -> Figures | None:
-        """Figures at the latest snapshot over the trailing ``window_s`` seconds."""
+    def figures(self, window_s: float, rate_window_s: float | None = None) -> Figures | None:
+        """Figures at the latest snapshot: latency percentiles over the trailing ``window_s``
+        seconds, rates (tokens/s, requests/s...) over ``rate_window_s`` (default: the same)."""
         snap = self._latest
         if snap is None:
             return None
         ticks = self._ticks
         end = ticks[-1]
-        start_index = self._start(end.t, window_s)
+        latency_start = self._start(end.t, window_s)
+        start_index = latency_start if rate_window_s is None else self._start(end.t, rate_window_s)
         start = ticks[start_index]
-        span = end.t - start.t
+        span = end.t - ticks[latency_start].t
         scalars = snap.scalars
 
         def rate(key: str) -> Num:
@@ -265,7 +267,7 @@ class Timeline:
                 rate("prefix_cache_queries_total"),
                 "no prefix-cache queries in the window",
             ),
-            latency={key: self._latency(key, snap, start_index) for key in HISTOGRAM_KEYS},
+            latency={key: self._latency(key, snap, latency_start) for key in HISTOGRAM_KEYS},
             counter_resets=self.resets,
         )
 
