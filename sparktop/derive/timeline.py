@@ -223,15 +223,21 @@ class Timeline:
 
         finished_window: Mapping[str, float] | Unknown
         requests_per_s: Num
+        failed_per_s: Num
         if end.finished is None or isinstance(snap.finished, Unknown):
             finished_window = snap.finished if isinstance(snap.finished, Unknown) else Unknown("no data")
-            requests_per_s = finished_window
+            requests_per_s = failed_per_s = finished_window
         else:
             first_f = self._first(start_index, lambda t: t.finished is not None) or end
             base = first_f.finished or {}
             finished_window = {r: v - base.get(r, 0.0) for r, v in end.finished.items()}
             f_span = end.t - first_f.t
-            requests_per_s = math.fsum(finished_window.values()) / f_span if f_span > 0 else Unknown(NEED_TWO)
+            if f_span > 0:
+                requests_per_s = math.fsum(finished_window.values()) / f_span
+                failed = finished_window.get("abort", 0.0) + finished_window.get("error", 0.0)
+                failed_per_s = failed / f_span
+            else:
+                requests_per_s = failed_per_s = Unknown(NEED_TWO)
 
         kv_usage = scalars.get("kv_cache_usage", Unknown("not read"))
         capacity = _kv_capacity(snap.cache_config)
@@ -255,6 +261,7 @@ class Timeline:
             preemptions_per_s=rate("preemptions_total"),
             preemptions_total=scalars.get("preemptions_total", Unknown("not read")),
             requests_per_s=requests_per_s,
+            failed_per_s=failed_per_s,
             finished_in_window=finished_window,
             finished_total=snap.finished,
             spec_decode_acceptance=_ratio(
