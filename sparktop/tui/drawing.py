@@ -7,6 +7,7 @@ every panel's columns line up and a gap in the data (server unreachable) shows a
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 EIGHTHS = " ▁▂▃▄▅▆▇█"
@@ -16,24 +17,37 @@ FULL = "█"
 def columns(
     t: Sequence[float], values: Sequence[float], width: int, now: float, span: float, how: str = "mean"
 ) -> list[float]:
-    """Values bucketed into ``width`` time columns ending at ``now``; NaN where a column has no data."""
-    if width <= 0:
-        return []
-    sums = [0.0] * width
-    counts = [0] * width
-    peaks = [-math.inf] * width
-    start = now - span
-    scale = width / span if span > 0 else 0.0
-    for ti, v in zip(t, values, strict=False):
-        if v != v or ti < start or ti > now:  # NaN or outside
+    """Values bucketed into ``width`` time columns; NaN where a column has no data.
+
+    Column boundaries sit on multiples of the column's duration, so a column keeps its content as
+    time passes and only the newest (still filling) column changes until the next one begins.
+    ``t`` must be ascending (history is).
+    """
+    if width <= 0 or span <= 0:
+        return [math.nan] * max(width, 0)
+    step = span / width
+    end = math.ceil(now / step) * step
+    start = end - span
+    stop_all = bisect_right(t, now)
+    out: list[float] = []
+    lo = bisect_left(t, start, 0, stop_all)
+    for col in range(width):
+        hi = bisect_left(t, start + (col + 1) * step, lo, stop_all) if col < width - 1 else stop_all
+        if hi <= lo:
+            out.append(math.nan)
             continue
-        col = min(width - 1, int((ti - start) * scale))
-        sums[col] += v
-        counts[col] += 1
-        peaks[col] = max(peaks[col], v)
-    if how == "max":
-        return [peaks[i] if counts[i] else math.nan for i in range(width)]
-    return [sums[i] / counts[i] if counts[i] else math.nan for i in range(width)]
+        chunk = values[lo:hi]
+        total = sum(chunk)
+        if total != total:  # some NaN (unknown) in the column: use the known values only
+            chunk = [v for v in chunk if v == v]
+            if not chunk:
+                out.append(math.nan)
+                lo = hi
+                continue
+            total = sum(chunk)
+        out.append(max(chunk) if how == "max" else total / len(chunk))
+        lo = hi
+    return out
 
 
 def sparkline(cols: Sequence[float], height: int = 1, top: float | None = None) -> list[str]:

@@ -6,6 +6,7 @@ a dash and the panel's note says why (the reason travels with the value from whe
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,6 +40,8 @@ class PanelView:
     note_level: Level = "muted"
     badge: str = ""
     """Shown after the title, e.g. SIMULATED."""
+    lines: tuple[tuple[str, Level], ...] = ()
+    """Text lines shown instead of sparklines (newest last)."""
 
 
 def _level(value: Num, *, warn: float, bad: float, normal: Level) -> Level:
@@ -300,4 +303,18 @@ def memory(frame: Frame) -> PanelView:
     )
 
 
-BUILDERS = (queue, kv_cache, ttft, decode, prefill, requests, gpu, memory)
+EVENT_LEVEL: dict[str, Level] = {"info": "ok", "warning": "warn", "error": "bad"}
+
+
+def events(frame: Frame) -> PanelView:
+    """The latest events, one line each."""
+    recent = frame.events[-20:]
+    lines = []
+    for event in recent:
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.t))
+        level: Level = "warn" if event.kind == "marker" else EVENT_LEVEL.get(event.level, "ok")
+        lines.append((f"{stamp} {fmt.clean(event.text)}", level))
+    return PanelView("events", "Events", f"{len(frame.events)} in log · e for all", (), lines=tuple(lines))
+
+
+BUILDERS = (queue, kv_cache, ttft, decode, prefill, requests, gpu, memory, events)

@@ -98,6 +98,21 @@ def load_theme(path: Path) -> ThemeSpec:
     for key in SERIES_KEYS:
         variables.setdefault(f"spark-{key}", fallback)
     ansi = all(v.startswith("ansi_") for v in colors.values())
+    if ansi:
+        # Textual's ANSI mode reads these (its own ansi-dark/ansi-light themes set them)
+        background = colors.get("background", "ansi_black")
+        foreground = colors.get("foreground", "ansi_white")
+        for key, value in (
+            ("ansi-background", background),
+            ("ansi-foreground", foreground),
+            ("block-cursor-foreground", background),
+            ("block-cursor-background", foreground),
+            ("input-cursor-background", foreground),
+            ("input-cursor-foreground", background),
+            ("input-selection-background", colors.get("primary", "ansi_blue")),
+            ("input-selection-foreground", background),
+        ):
+            variables.setdefault(key, value)
     theme = Theme(name=name, dark=dark, variables=variables, ansi=ansi, **colors)  # type: ignore[arg-type]
     return ThemeSpec(theme, path)
 

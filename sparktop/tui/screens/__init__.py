@@ -1,0 +1,1 @@
+"""The screens: dashboard, charts, events, and the help and marker dialogs."""

@@ -1,0 +1,1 @@
+"""Thin widgets: each renders part of a frame and nothing else."""

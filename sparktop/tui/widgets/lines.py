@@ -1,0 +1,81 @@
+"""A widget drawn as cached lines, refreshing only the lines that changed.
+
+Most of a dashboard does not change from one second to the next: a sparkline gains a column every
+few seconds, a value changes a digit. Rebuilding the lines is cheap; asking Textual to re-render and
+re-send them is not. So each frame's lines are compared with the previous ones and only the changed
+lines are refreshed, which keeps both CPU and the bytes sent to a remote terminal down.
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+
+class LineWidget(Widget):
+    """Subclasses implement ``build(width, height)``; call ``redraw()`` when their data changes."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._strips: list[Strip] = []
+        self._style_cache: dict[str, Style] = {}
+        self._base_style: Style | None = None
+
+    def build(self, width: int, height: int) -> list[Strip]:
+        raise NotImplementedError
+
+    def style_of(self, *names: str) -> Style:
+        """The combined rich style of component classes (cached until the theme changes)."""
+        key = " ".join(names)
+        style = self._style_cache.get(key)
+        if style is None:
+            style = Style.combine(self.get_component_rich_style(name) for name in names)
+            self._style_cache[key] = style
+        return style
+
+    @property
+    def base_style(self) -> Style:
+        if self._base_style is None:
+            self._base_style = self.rich_style
+        return self._base_style
+
+    def _fit(self, strips: list[Strip], width: int, height: int) -> list[Strip]:
+        base = self.base_style
+        out = [strip.crop(0, width).adjust_cell_length(width, base) for strip in strips[:height]]
+        while len(out) < height:
+            out.append(Strip.blank(width, base))
+        return out
+
+    def redraw(self) -> None:
+        width, height = self.size
+        if width <= 0 or height <= 0:
+            return
+        new = self._fit(self.build(width, height), width, height)
+        old = self._strips
+        self._strips = new
+        if len(old) != len(new) or (old and old[0].cell_length != width):
+            self.refresh()
+            return
+        for y, (before, after) in enumerate(zip(old, new, strict=True)):
+            if before != after:
+                self.refresh(Region(0, y, width, 1))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._style_cache.clear()
+        self._base_style = None
+        self._strips = []
+
+    def on_resize(self) -> None:
+        self._strips = []
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.size
+        if len(self._strips) != height or (self._strips and self._strips[0].cell_length != width):
+            self._strips = self._fit(self.build(width, height), width, height) if width and height else []
+        if 0 <= y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(width, self.base_style)

@@ -1,0 +1,34 @@
+"""Snapshots of every screen in two themes and two sizes, from one deterministic frame.
+
+Baselines live in tests/tui/__snapshots__/; after a deliberate change to the look, check the new
+pictures by eye (pytest writes an HTML report on failure) and update with --snapshot-update.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from sparktop.config import Settings
+from sparktop.feeds import StaticFeed
+from sparktop.tui.app import make_app
+from tests.support.frames import frame_at_end
+
+SCREENS = {"dashboard": (), "charts": ("c",), "events": ("e",), "help": ("question_mark",)}
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_screen(snap_compare: Any, theme: str, size: tuple[int, int], screen: str) -> None:
+    app = make_app(Settings(theme=theme), StaticFeed([frame_at_end(seconds=300)]))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.pause(0.2)
+        for key in SCREENS[screen]:
+            await pilot.press(key)
+            await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
