@@ -1,8 +1,8 @@
-"""`sparktop watch`: the live dashboard, or with ``--headless`` one plain line per interval.
+"""`sparktop watch`: the live dashboard, or with ``--headless`` one plain line per scrape.
 
 Plain lines are ``key=value`` fields so they read well in a log and split easily in a script; an
-unknown figure prints as ``-``. The loop survives the server going away and coming back: each
-interval prints the state it found.
+unknown figure prints as ``-``. Both modes run the same live session, so they show the same
+figures, and both survive the server going away and coming back.
 """
 
 from __future__ import annotations
@@ -17,47 +17,53 @@ from typing import TextIO
 
 from sparktop import fmt
 from sparktop.cli import EXIT_OK, CliError
-from sparktop.clock import Clock, SystemClock
-from sparktop.config import load_settings
-from sparktop.derive.timeline import Timeline
-from sparktop.model import Figures, LatencyStats, Num, ScrapeResult, Unknown
-from sparktop.vllm.scrape import BadTarget, Scraper
+from sparktop.config import Settings, load_settings
+from sparktop.feeds import LiveFeed
+from sparktop.live import LiveOptions, live_feed
+from sparktop.model import Frame, LatencyStats, Num, ServerStatus, TargetInfo, Unknown
+from sparktop.vllm.scrape import BadTarget, base_url
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     target: str = args.target
-    if not args.headless:
-        raise CliError(
-            "the dashboard for `watch` is not available in this build yet",
-            hint="use --headless for plain lines",
-        )
     try:
-        scraper = Scraper(target)
+        url = base_url(target)
     except BadTarget as exc:
         raise CliError(str(exc), hint="give the server's base URL, e.g. http://127.0.0.1:8000") from None
-    return asyncio.run(
-        headless(
-            scraper, interval=settings.interval, window=settings.window, count=args.count, out=sys.stdout
-        )
-    )
+    options = LiveOptions(interval=settings.interval, window_s=settings.window, span_s=300.0)
+    info = TargetInfo(label=url, kind="url")
+    if args.headless:
+        feed = live_feed(info, url, LiveOptions(**{**options.__dict__, "gpu": "none"}))
+        return asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout))
+    return dashboard(live_feed(info, url, options), settings)
+
+
+def dashboard(feed: LiveFeed, settings: Settings) -> int:
+    from sparktop.tui.app import make_app
+
+    app = make_app(settings, feed)
+    app.run()
+    return app.return_code or EXIT_OK
 
 
 def _ms(value: Num) -> str:
-    return fmt.num(value * 1000, 0, unknown="-") + "ms" if not isinstance(value, Unknown) else "-"
+    return "-" if isinstance(value, Unknown) else fmt.num(value * 1000, 0) + "ms"
 
 
-def format_line(result: ScrapeResult, figures: Figures | None) -> str:
-    """One plain line for one scrape."""
-    stamp = time.strftime("%H:%M:%S", time.localtime(result.t))
-    if result.snapshot is None or figures is None:
-        return f"{stamp} state={result.state} {fmt.clean(result.detail)}"
+def format_line(frame: Frame) -> str:
+    """One plain line for the frame's latest scrape."""
+    server = frame.server
+    stamp = time.strftime("%H:%M:%S", time.localtime(frame.t))
+    figures = frame.figures
+    if not server.scrape_ok or figures is None:
+        return f"{stamp} state={server.state} {fmt.clean(server.detail)}"
     ttft = figures.latency.get("ttft")
     p50: Num = ttft.p50 if isinstance(ttft, LatencyStats) else Unknown("none")
     p99: Num = ttft.p99 if isinstance(ttft, LatencyStats) else Unknown("none")
     fields = [
         stamp,
-        f"state={result.state}",
+        f"state={server.state}",
         f"running={fmt.num(figures.requests_running, 0, unknown='-')}",
         f"waiting={fmt.num(figures.requests_waiting, 0, unknown='-')}",
         f"kv={fmt.pct(figures.kv_cache_usage, unknown='-')}",
@@ -66,58 +72,52 @@ def format_line(result: ScrapeResult, figures: Figures | None) -> str:
         f"gen_tps={fmt.num(figures.generation_tps, 1, unknown='-')}",
         f"prompt_tps={fmt.num(figures.prompt_tps, 1, unknown='-')}",
     ]
-    if result.state != "healthy":
-        fields.append(fmt.clean(result.detail))
+    if server.state != "healthy":
+        fields.append(fmt.clean(server.detail))
     return " ".join(fields)
 
 
-async def headless(
-    scraper: Scraper,
-    *,
-    interval: float,
-    window: float,
-    count: int | None,
-    out: TextIO,
-    clock: Clock | None = None,
-) -> int:
-    """Print one line per interval until interrupted (or ``count`` lines)."""
-    clock = clock or scraper.clock or SystemClock()
-    timeline = Timeline(retention_s=max(2 * window, 120.0))
+async def headless(feed: LiveFeed, settings: Settings, *, count: int | None, out: TextIO) -> int:
+    """Print one line per scrape until interrupted (or ``count`` lines)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
-    resets = 0
     printed = 0
-    out.write(
-        f"# sparktop watch {scraper.base}: every {interval:g} s, rates and percentiles over {window:g} s\n"
-    )
+    last: ServerStatus | None = None
+    resets = 0
+    window = f"rates over {feed.session.rate_window_s:g} s, percentiles over {settings.window:g} s"
+    out.write(f"# sparktop watch {feed.session.target.label}: every {settings.interval:g} s, {window}\n")
     out.flush()
+
+    def emit(frame: Frame) -> None:
+        nonlocal printed, last, resets
+        if frame.server is last or frame.server.state == "unknown":
+            return  # no new scrape since the last line
+        last = frame.server
+        line = format_line(frame)
+        if frame.figures is not None and frame.figures.counter_resets > resets:
+            resets = frame.figures.counter_resets
+            line += " (counters reset: server restarted)"
+        try:
+            out.write(line + "\n")
+            out.flush()
+        except BrokenPipeError:
+            stop.set()
+            return
+        printed += 1
+        if count is not None and printed >= count:
+            stop.set()
+
+    task = asyncio.create_task(feed.run(emit))
     try:
-        async with scraper:
-            while not stop.is_set() and (count is None or printed < count):
-                started = time.monotonic()
-                result = await scraper.scrape()
-                if result.snapshot is not None:
-                    timeline.add(result.snapshot)
-                figures = timeline.figures(window) if result.snapshot is not None else None
-                line = format_line(result, figures)
-                if timeline.resets > resets:
-                    resets = timeline.resets
-                    line += " (counters reset: server restarted)"
-                out.write(line + "\n")
-                out.flush()
-                printed += 1
-                if count is not None and printed >= count:
-                    break
-                delay = max(0.0, interval - (time.monotonic() - started))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-    except BrokenPipeError:
-        pass
+        await stop.wait()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
     return EXIT_OK

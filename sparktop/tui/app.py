@@ -9,7 +9,9 @@ keeps collecting.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import signal
 from typing import ClassVar
 
 from textual.app import App, ScreenStackError
@@ -93,6 +95,11 @@ class SparktopApp(App[int]):
         return variables
 
     def on_mount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            # a kill or a dropped SSH session ends the app cleanly: terminal restored, recording closed
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.exit)
         self.switch_mode("dashboard")
         self.run_worker(self.feed.run(self._emit), name="feed", exclusive=True, exit_on_error=False)
 

@@ -1,0 +1,64 @@
+"""Building a live session: the sources for a target, wired into a session and a feed.
+
+Used by ``watch`` (dashboard and headless), ``demo`` and the benchmarks, so every entry point
+collects the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sparktop.clock import Clock, SystemClock
+from sparktop.feeds import LiveFeed, SourceFactory
+from sparktop.model import TargetInfo
+from sparktop.session import Session
+from sparktop.vllm.scrape import Scraper
+
+GpuMode = Literal["nvml", "sim", "none"]
+
+
+@dataclass
+class LiveOptions:
+    interval: float = 1.0
+    window_s: float = 60.0
+    rate_window_s: float = 10.0
+    span_s: float = 300.0
+    gpu: GpuMode = "nvml"
+    gpu_container: str | None = None
+    extra_sources: Sequence[SourceFactory] = field(default_factory=tuple)
+    on_close: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
+
+
+def live_feed(target: TargetInfo, url: str, options: LiveOptions, clock: Clock | None = None) -> LiveFeed:
+    """A feed that scrapes ``url`` and collects GPU readings, plus any extra sources."""
+    from sparktop.sources import gpu_loop, scrape_loop, sim_gpu_loop
+
+    clock = clock or SystemClock()
+    scraper = Scraper(url, clock)
+    session = Session(
+        target,
+        window_s=options.window_s,
+        rate_window_s=options.rate_window_s,
+        history_s=max(1800.0, options.span_s),
+        start=clock.now(),
+    )
+    sources: list[SourceFactory] = [lambda s: scrape_loop(scraper, s.observe, options.interval)]
+    if options.gpu == "nvml":
+        from sparktop.gpu.nvml import NvmlCollector
+
+        collector = NvmlCollector(clock=clock, container=options.gpu_container)
+        sources.append(lambda s: gpu_loop(collector, s.observe, options.interval))
+    elif options.gpu == "sim":
+        sources.append(lambda s: sim_gpu_loop(scraper.base, s.observe, options.interval, clock))
+    sources.extend(options.extra_sources)
+
+    async def close() -> None:
+        await scraper.aclose()
+        for hook in options.on_close:
+            await hook()
+
+    return LiveFeed(
+        session, sources, interval=options.interval, span_s=options.span_s, clock=clock, on_close=close
+    )
