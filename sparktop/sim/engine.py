@@ -115,6 +115,8 @@ class Engine:
         self.free_blocks = config.num_blocks
         self.busy_seconds = 0.0
         """Sum of step durations so far: the GPU's busy time."""
+        self.prefill_busy_seconds = 0.0
+        """Sum of the durations of steps that held prompt tokens (compute-bound, higher power)."""
         self.cold = config.cold_start_s > 0
         self._rng = random.Random(config.seed)
 
@@ -260,6 +262,8 @@ class Engine:
             self.cold = False
         end = now + duration
         self.busy_seconds += duration
+        if prefill_tokens:
+            self.prefill_busy_seconds += duration
         result = StepResult(
             start=now,
             end=end,
