@@ -9,6 +9,7 @@ memory checks fail. ``LogFormat`` renders lines with the model clock's time.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +36,6 @@ ROUTES = (
     ("/load", "GET"),
     ("/ping", "POST, GET"),
     ("/tokenize", "POST"),
-    ("/detokenize", "POST"),
     ("/v1/models", "GET"),
     ("/version", "GET"),
     ("/v1/chat/completions", "POST"),
@@ -88,6 +88,17 @@ class StartupStep:
     """Set on the last step of a failed startup: the root-cause line."""
 
 
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``"0.20.1"`` -> (0, 20, 1); anything after the numbers is ignored."""
+    out = []
+    for part in version.split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        out.append(int(digits))
+    return tuple(out)
+
+
 def _num(n: int) -> str:
     return f"{n:,}"
 
@@ -133,7 +144,7 @@ def engine_failure(error: str) -> tuple[LogLine, ...]:
     )
 
 
-def unsupported_architecture(architecture: str, vllm_version: str) -> tuple[LogLine, ...]:
+def unsupported_architecture(architecture: str) -> tuple[LogLine, ...]:
     """What an image too old for the model prints before exiting."""
     return (
         bare(API, "Traceback (most recent call last):"),
@@ -141,8 +152,8 @@ def unsupported_architecture(architecture: str, vllm_version: str) -> tuple[LogL
         bare(
             API,
             f"  Value error, Model architectures ['{architecture}'] are not supported for now. Supported "
-            f"architectures: dict_keys([...]) [type=value_error, input_value=ArgsKwargs((), {{...}}), "
-            f"input_type=ArgsKwargs] (vLLM {vllm_version})",
+            "architectures: dict_keys([...]) [type=value_error, input_value=ArgsKwargs((), {...}), "
+            "input_type=ArgsKwargs]",
         ),
     )
 
@@ -188,6 +199,11 @@ def startup_script(
         api(f"vLLM server version {vllm_version}, serving model {model}", "api_server.py:1900"),
         api(f"non-default args: {args}", "utils.py:328"),
     )
+    if version_tuple(vllm_version) < version_tuple(profile.min_vllm_version):
+        error = f"Model architectures ['{profile.architecture}'] are not supported for now."
+        lines = unsupported_architecture(profile.architecture)
+        add(st.process_s * 0.5, "failed", *lines, error=error)
+        return steps
     config_lines = [
         api(f"Resolved architecture: {profile.architecture}", "model.py:547"),
         api(f"Using max model len {s.max_model_len}", "model.py:1510"),
