@@ -29,9 +29,10 @@ def main() -> None:
     outside = 0
     for profile in profiles:
         print(f"\n{profile.name}: {profile.description}")
-        print(
-            f"  {'':1s} {'cell':6s} {'users':>5s}  {'metric':10s} {'published':>10s} {'simulated':>10s} {'ratio':>6s}  source"
+        header = (
+            f"{'cell':6s} {'users':>5s}  {'metric':10s} {'published':>10s} {'simulated':>10s} {'ratio':>6s}"
         )
+        print(f"    {header}  source")
         cells: dict[tuple[str, int], CellResult] = {}
         for f in profile.figures:
             key = (f.cell, f.users)
@@ -44,12 +45,11 @@ def main() -> None:
                 worst_calibrated = max(worst_calibrated, abs(ratio - 1))
                 outside += abs(ratio - 1) > TOLERANCE
             label = "d/u tok/s" if f.metric == "decode_per_user" else "TTFT s"
-            print(
-                f"  {mark} {f.cell:6s} {f.users:5d}  {label:10s} {f.value:10.2f} {sim:10.2f} {ratio:6.2f}  {f.source}"
-            )
+            row = f"{f.cell:6s} {f.users:5d}  {label:10s} {f.value:10.2f} {sim:10.2f} {ratio:6.2f}"
+            print(f"  {mark} {row}  {f.source}")
     print(
-        f"\ncalibrated cells: worst deviation {100 * worst_calibrated:.1f}% (tolerance {100 * TOLERANCE:.0f}%), "
-        f"{outside} outside; {time.perf_counter() - t0:.1f} s"
+        f"\ncalibrated cells: worst deviation {100 * worst_calibrated:.1f}% "
+        f"(tolerance {100 * TOLERANCE:.0f}%), {outside} outside; {time.perf_counter() - t0:.1f} s"
     )
 
 

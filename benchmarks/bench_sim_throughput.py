@@ -61,15 +61,15 @@ async def get_json(url: str) -> dict[str, object]:
         return data
 
 
-async def wait_healthy(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_healthy(url: str, within_s: float = 30.0) -> None:
+    deadline = time.monotonic() + within_s
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
         while time.monotonic() < deadline:
             try:
                 async with session.get(f"{url}/health") as resp:
                     if resp.status == 200:
                         return
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (aiohttp.ClientError, TimeoutError):
                 pass
             await asyncio.sleep(0.05)
     raise SystemExit("the simulated server did not become healthy")
