@@ -155,9 +155,12 @@ class SimServer:
             int(config.host_used_gib * GIB) if config.host_used_gib is not None else DEFAULT_HOST_USED_BYTES
         )
         self.plan = plan_memory(self.profile, self.serving, host_used_bytes=host_used)
-        self.vllm_version = config.vllm_version or LEGACY_VERSIONS.get(
-            config.metrics_style, self.profile.vllm_version
+        self.vllm_version = config.vllm_version or self.profile.vllm_version
+        """The vLLM the server runs as (startup log, which architectures it knows)."""
+        self.reported_version = config.vllm_version or LEGACY_VERSIONS.get(
+            config.metrics_style, self.vllm_version
         )
+        """What ``/version`` answers: an older release's number when posing with its metric names."""
         name = config.served_model_name or self.profile.served_model_name
         self.served = ServedModel(
             name=name,
@@ -470,7 +473,7 @@ class SimServer:
         self._reply(conn, req, 503 if self.state == "dead" else 200, b"")
 
     def _version(self, req: HttpRequest, conn: HttpConnection) -> None:
-        self._reply(conn, req, 200, orjson.dumps({"version": self.vllm_version}))
+        self._reply(conn, req, 200, orjson.dumps({"version": self.reported_version}))
 
     def _models(self, req: HttpRequest, conn: HttpConnection) -> None:
         self._reply(conn, req, 200, orjson.dumps(models_payload(self.served, self.created)))
@@ -540,11 +543,13 @@ class SimServer:
         n = self._count
         self._count += 1
         seed = self.config.seed
+        # A request's own seed makes its answer reproducible on any server, as vLLM's sampling seed does.
         rng = random.Random(
-            f"{seed}:{request.seed}:{request.prompt_digest}" if request.seed is not None else f"{seed}:{n}"
+            f"req:{request.seed}:{request.prompt_digest}" if request.seed is not None else f"{seed}:{n}"
         )
         plan = plan_output(request, rng)
-        rid = ("chatcmpl-" if kind == "chat" else "cmpl-") + f"{rng.getrandbits(128):032x}"
+        unique = random.Random(f"id:{seed}:{n}").getrandbits(128)
+        rid = ("chatcmpl-" if kind == "chat" else "cmpl-") + f"{unique:032x}"
         now = self.clock.now()
         stream = GenerationStream(request, plan, conn, rid, int(now))
         conn.on_close = lambda: self._client_gone(stream)

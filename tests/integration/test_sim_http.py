@@ -24,7 +24,9 @@ MAX_LEN = 8192
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def sim() -> AsyncIterator[SimServer]:
-    config = SimConfig(profile="gemma4-26b-a4b-nvfp4", startup="instant", speed=40, seed=7, max_model_len=MAX_LEN)
+    config = SimConfig(
+        profile="gemma4-26b-a4b-nvfp4", startup="instant", speed=40, seed=7, max_model_len=MAX_LEN
+    )
     async with SimServer(config) as server:
         await server.wait_ready()
         yield server
@@ -51,7 +53,10 @@ async def test_health_ping_version_load_and_models(client: httpx.AsyncClient) ->
     assert models["object"] == "list"
     card = models["data"][0]
     assert card["id"] == MODEL and card["owned_by"] == "vllm" and card["max_model_len"] == MAX_LEN
-    assert card["root"] == "nvidia/Gemma-4-26B-A4B-NVFP4" and card["permission"][0]["object"] == "model_permission"
+    assert (
+        card["root"] == "nvidia/Gemma-4-26B-A4B-NVFP4"
+        and card["permission"][0]["object"] == "model_permission"
+    )
 
 
 async def test_unknown_paths_and_methods(client: httpx.AsyncClient) -> None:
@@ -63,7 +68,9 @@ async def test_unknown_paths_and_methods(client: httpx.AsyncClient) -> None:
 async def test_tokenize_counts_like_the_prompt_accounting(client: httpx.AsyncClient) -> None:
     out = (await client.post("/tokenize", json={"prompt": "one two three four"})).json()
     assert out["count"] == len(out["tokens"]) == 5 and out["max_model_len"] == MAX_LEN
-    done = (await client.post("/v1/completions", json={"prompt": "one two three four", "max_tokens": 2})).json()
+    done = (
+        await client.post("/v1/completions", json={"prompt": "one two three four", "max_tokens": 2})
+    ).json()
     assert done["usage"]["prompt_tokens"] == out["count"]
 
 
@@ -74,7 +81,12 @@ async def test_completion_with_token_ids_and_forced_length(client: httpx.AsyncCl
     assert resp.status_code == 200 and body["object"] == "text_completion" and body["id"].startswith("cmpl-")
     choice = body["choices"][0]
     assert choice["finish_reason"] == "length" and choice["text"]
-    assert body["usage"] == {"prompt_tokens": 300, "total_tokens": 324, "completion_tokens": 24, "prompt_tokens_details": None}
+    assert body["usage"] == {
+        "prompt_tokens": 300,
+        "total_tokens": 324,
+        "completion_tokens": 24,
+        "prompt_tokens_details": None,
+    }
 
 
 async def test_chat_without_limits_stops_at_a_plausible_length(client: httpx.AsyncClient) -> None:
@@ -112,7 +124,12 @@ async def test_streaming_completion_and_continuous_usage(client: httpx.AsyncClie
     events = await sse_events(
         client,
         "/v1/completions",
-        {"prompt": "Hello", "max_tokens": 5, "stream": True, "stream_options": {"include_usage": True, "continuous_usage_stats": True}},
+        {
+            "prompt": "Hello",
+            "max_tokens": 5,
+            "stream": True,
+            "stream_options": {"include_usage": True, "continuous_usage_stats": True},
+        },
     )
     chunks = [e for e in events if isinstance(e, dict) and e["choices"]]
     assert all(c["object"] == "text_completion" and "text" in c["choices"][0] for c in chunks)
@@ -124,18 +141,42 @@ async def test_streaming_completion_and_continuous_usage(client: httpx.AsyncClie
     [
         (b'{"messages": [', 400, "Bad Request", None),
         (orjson.dumps({"model": "other-model", "messages": []}), 404, "NotFoundError", "model"),
-        (orjson.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": -3}), 400, "BadRequestError", "max_tokens"),
-        (orjson.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 10**12}), 400, "BadRequestError", "max_tokens"),
-        (orjson.dumps({"messages": [{"role": "user", "content": "word " * 9000}]}), 400, "BadRequestError", "input_tokens"),
+        (
+            orjson.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": -3}),
+            400,
+            "BadRequestError",
+            "max_tokens",
+        ),
+        (
+            orjson.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 10**12}),
+            400,
+            "BadRequestError",
+            "max_tokens",
+        ),
+        (
+            orjson.dumps({"messages": [{"role": "user", "content": "word " * 9000}]}),
+            400,
+            "BadRequestError",
+            "input_tokens",
+        ),
         (orjson.dumps({"max_tokens": 3}), 400, "Bad Request", None),
     ],
 )
 async def test_bad_input_gets_vllms_status_and_error_shape(
     client: httpx.AsyncClient, body: bytes, status: int, err_type: str, param: str | None
 ) -> None:
-    resp = await client.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+    resp = await client.post(
+        "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
+    )
     assert resp.status_code == status
-    assert resp.json() == {"error": {"message": resp.json()["error"]["message"], "type": err_type, "param": param, "code": status}}
+    assert resp.json() == {
+        "error": {
+            "message": resp.json()["error"]["message"],
+            "type": err_type,
+            "param": param,
+            "code": status,
+        }
+    }
     assert (await client.get("/health")).status_code == 200
 
 
@@ -155,7 +196,9 @@ async def test_metrics_have_vllms_names_labels_and_buckets(client: httpx.AsyncCl
     itl_bounds = [float(lab["le"]) for lab, _ in page["vllm:inter_token_latency_seconds_bucket"]]
     assert itl_bounds == [*ITL_BUCKETS, float("inf")]
     (info_labels, info_value), *_ = page["vllm:cache_config_info"]
-    assert info_value == 1 and info_labels["cache_dtype"] == "fp8" and int(info_labels["num_gpu_blocks"]) > 1000
+    assert (
+        info_value == 1 and info_labels["cache_dtype"] == "fp8" and int(info_labels["num_gpu_blocks"]) > 1000
+    )
     assert "vllm:gpu_cache_usage_perc" not in page and "vllm:spec_decode_num_drafts_total" not in page
     assert "process_cpu_seconds_total" in page and "http_requests_total" in page
 
@@ -167,19 +210,36 @@ async def test_counters_follow_the_traffic(client: httpx.AsyncClient) -> None:
     after = samples((await client.get("/metrics")).text)
     generated = sum(r.json()["usage"]["completion_tokens"] for r in results)
     prompt = sum(r.json()["usage"]["prompt_tokens"] for r in results)
-    assert value(after, "vllm:generation_tokens_total") - value(before, "vllm:generation_tokens_total") == generated
+    assert (
+        value(after, "vllm:generation_tokens_total") - value(before, "vllm:generation_tokens_total")
+        == generated
+    )
     assert value(after, "vllm:prompt_tokens_total") - value(before, "vllm:prompt_tokens_total") == prompt
-    assert value(after, "vllm:request_success_total", finished_reason="length") - value(
-        before, "vllm:request_success_total", finished_reason="length"
-    ) == 3
-    assert value(after, "vllm:time_to_first_token_seconds_count") - value(before, "vllm:time_to_first_token_seconds_count") == 3
-    assert value(after, "vllm:e2e_request_latency_seconds_count") - value(before, "vllm:e2e_request_latency_seconds_count") == 3
+    assert (
+        value(after, "vllm:request_success_total", finished_reason="length")
+        - value(before, "vllm:request_success_total", finished_reason="length")
+        == 3
+    )
+    assert (
+        value(after, "vllm:time_to_first_token_seconds_count")
+        - value(before, "vllm:time_to_first_token_seconds_count")
+        == 3
+    )
+    assert (
+        value(after, "vllm:e2e_request_latency_seconds_count")
+        - value(before, "vllm:e2e_request_latency_seconds_count")
+        == 3
+    )
     assert value(after, "vllm:num_requests_running") == 0
 
 
-async def test_a_client_that_leaves_mid_stream_aborts_its_request(client: httpx.AsyncClient, sim: SimServer) -> None:
+async def test_a_client_that_leaves_mid_stream_aborts_its_request(
+    client: httpx.AsyncClient, sim: SimServer
+) -> None:
     before = samples((await client.get("/metrics")).text)
-    async with client.stream("POST", "/v1/chat/completions", json=chat_body(max_tokens=3000, ignore_eos=True, stream=True)) as resp:
+    async with client.stream(
+        "POST", "/v1/chat/completions", json=chat_body(max_tokens=3000, ignore_eos=True, stream=True)
+    ) as resp:
         async for _ in resp.aiter_bytes():
             break
     for _ in range(100):

@@ -15,7 +15,10 @@ def test_calibrated_cells_are_within_tolerance(name: str) -> None:
     for figure in profile.calibrated_figures():
         simulated = simulate_cell(profile, figure.cell, figure.users).metric(figure.metric)
         if abs(simulated / figure.value - 1) > TOLERANCE:
-            off.append(f"{figure.cell} x{figure.users} {figure.metric}: published {figure.value}, sim {simulated:.3f}")
+            off.append(
+                f"{figure.cell} x{figure.users} {figure.metric}: "
+                f"published {figure.value}, sim {simulated:.3f}"
+            )
     assert not off, "\n".join(off)
 
 

@@ -21,13 +21,15 @@ COST = StepCost(
 
 
 def config(**kw: object) -> EngineConfig:
-    base = EngineConfig(cost=COST, max_num_seqs=8, max_num_batched_tokens=512, block_size=16, num_blocks=10_000)
+    base = EngineConfig(
+        cost=COST, max_num_seqs=8, max_num_batched_tokens=512, block_size=16, num_blocks=10_000
+    )
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
 def run(engine: Engine, start: float = 0.0, limit: int = 100_000) -> list[StepResult]:
     """Drive the engine in virtual time until it is idle."""
-    steps = []
+    steps: list[StepResult] = []
     now = start
     for _ in range(limit):
         if not engine.has_work:
@@ -70,7 +72,7 @@ def test_running_batch_never_exceeds_max_num_seqs_and_waiting_is_fcfs() -> None:
     steps = run(engine)
     assert max(s.running + len(s.finished) for s in steps) <= 3
     assert max(s.waiting for s in steps) == 4
-    firsts = [r.first_token for r in requests]
+    firsts = [r.first_token or 0.0 for r in requests]
     assert firsts == sorted(firsts)  # first come, first served
     assert requests[3].first_token is not None and requests[2].finished_at is not None
     assert requests[3].first_token >= requests[0].finished_at  # type: ignore[operator]

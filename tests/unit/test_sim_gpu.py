@@ -42,10 +42,16 @@ def test_power_temperature_and_utilisation_follow_the_busy_fraction_with_lag() -
     settled = gpu.sample(400.0, busy_s=390.0)
     assert reading(idle, "power_w") == pytest.approx(IDLE_POWER_W, abs=1.0)
     assert reading(idle, "power_w") < reading(one_second, "power_w") < reading(later, "power_w")
-    assert reading(one_second, "utilization_pct") < reading(later, "utilization_pct") == pytest.approx(100, abs=1)
+    assert (
+        reading(one_second, "utilization_pct")
+        < reading(later, "utilization_pct")
+        == pytest.approx(100, abs=1)
+    )
     assert reading(later, "temperature_c") < reading(settled, "temperature_c")
     cooled = gpu.sample(800.0, busy_s=390.0)
-    assert reading(cooled, "power_w") < 15 and reading(cooled, "temperature_c") < reading(settled, "temperature_c")
+    assert reading(cooled, "power_w") < 15 and reading(cooled, "temperature_c") < reading(
+        settled, "temperature_c"
+    )
 
 
 def test_prefill_draws_more_power_than_decode() -> None:

@@ -46,9 +46,10 @@ def test_schema_errors_are_400_with_pydantics_words() -> None:
     assert "Field required" in error("chat", b"{}").message
     assert "valid integer" in error("chat", chat(max_tokens="lots")).message
     assert "valid boolean" in error("chat", chat(stream="yes")).message
-    assert "Stream options can only be defined when `stream=True`" in error(
-        "chat", chat(stream_options={"include_usage": True})
-    ).message
+    assert (
+        "Stream options can only be defined when `stream=True`"
+        in error("chat", chat(stream_options={"include_usage": True})).message
+    )
 
 
 def test_unknown_model_is_a_404_not_found() -> None:
@@ -115,7 +116,12 @@ def test_output_plans_force_or_stop_naturally() -> None:
 def test_stream_chunks_are_valid_sse_json_in_vllms_shape() -> None:
     req = parse_generation("chat", chat(stream=True, stream_options={"include_usage": True}), SERVED)
     fmt = ChunkFormat(req, "chatcmpl-1", 123)
-    raw = fmt.role() + fmt.delta(" a", reasoning=True) + fmt.delta(" b", finish_reason="stop") + fmt.usage_chunk(2)
+    raw = (
+        fmt.role()
+        + fmt.delta(" a", reasoning=True)
+        + fmt.delta(" b", finish_reason="stop")
+        + fmt.usage_chunk(2)
+    )
     events = [orjson.loads(e.removeprefix(b"data: ")) for e in raw.split(b"\n\n") if e]
     assert events[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     assert events[1]["choices"][0]["delta"] == {"reasoning": " a", "reasoning_content": " a"}

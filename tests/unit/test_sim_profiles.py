@@ -81,7 +81,10 @@ def test_kv_capacity_follows_the_weights_and_the_kv_dtype() -> None:
     assert 60 * GIB < bf16.kv_available_bytes < 70 * GIB
     assert 3.5 < bf16.max_concurrency < 5.0
     assert nvfp4.kv_tokens > 1.4 * bf16.kv_tokens
-    auto = plan_memory(PROFILES["gemma4-26b-a4b-bf16"], replace(PROFILES["gemma4-26b-a4b-bf16"].serving, kv_cache_dtype="auto"))
+    auto = plan_memory(
+        PROFILES["gemma4-26b-a4b-bf16"],
+        replace(PROFILES["gemma4-26b-a4b-bf16"].serving, kv_cache_dtype="auto"),
+    )
     assert auto.kv_tokens == pytest.approx(bf16.kv_tokens / 2, rel=0.001)
 
 
@@ -96,7 +99,9 @@ def test_memory_checks_fail_with_vllms_messages() -> None:
     )
     too_long = plan_memory(p, replace(p.serving, max_model_len=1_000_000))
     message = too_long.kv_error() or ""
-    assert message.startswith("ValueError: To serve at least one request with the model's max seq len (1000000)")
+    assert message.startswith(
+        "ValueError: To serve at least one request with the model's max seq len (1000000)"
+    )
     estimated = int(re.search(r"estimated maximum model length is (\d+)", message).group(1))  # type: ignore[union-attr]
     assert estimated == too_long.kv_tokens
     assert plan_memory(p, replace(p.serving, max_model_len=estimated)).kv_error() is None

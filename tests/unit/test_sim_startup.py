@@ -12,10 +12,14 @@ from sparktop.sim.faults import FaultConfig, FaultConfigError, from_env
 from sparktop.sim.memory import plan_memory
 from sparktop.sim.profiles import PROFILES
 
-VLLM_LINE = re.compile(r"^\((APIServer|EngineCore_DP0) pid=\d+\) (INFO|WARNING|ERROR) \d\d-\d\d \d\d:\d\d:\d\d \[\w+\.py:\d+\] ")
+VLLM_LINE = re.compile(
+    r"^\((APIServer|EngineCore_DP0) pid=\d+\) (INFO|WARNING|ERROR) \d\d-\d\d \d\d:\d\d:\d\d \[\w+\.py:\d+\] "
+)
 
 
-def script(name: str = "gemma4-26b-a4b-nvfp4", mode: st.StartupMode = "realistic", **kw: object) -> list[st.StartupStep]:
+def script(
+    name: str = "gemma4-26b-a4b-nvfp4", mode: st.StartupMode = "realistic", **kw: object
+) -> list[st.StartupStep]:
     p = PROFILES[name]
     serving = replace(p.serving, **kw)  # type: ignore[arg-type]
     return st.startup_script(
@@ -92,7 +96,14 @@ def test_free_memory_check_fails_before_weights_load() -> None:
 def test_an_old_vllm_does_not_know_the_architecture() -> None:
     p = PROFILES["nemotron3-nano-30b-a3b-bf16"]
     steps = st.startup_script(
-        p, p.serving, plan_memory(p), mode="instant", served_model_name="x", host="h", port=1, vllm_version="0.15.1"
+        p,
+        p.serving,
+        plan_memory(p),
+        mode="instant",
+        served_model_name="x",
+        host="h",
+        port=1,
+        vllm_version="0.15.1",
     )
     assert steps[-1].error == "Model architectures ['NemotronHForCausalLM'] are not supported for now."
     assert st.version_tuple("0.15.1") < st.version_tuple("0.16.0") < st.version_tuple("0.20.1rc1")
@@ -110,7 +121,11 @@ def test_faults_come_from_the_environment() -> None:
         }
     )
     assert faults == FaultConfig(
-        crash_after_s=30.0, fail_startup_kv=True, metrics_status=500, metrics_delay_s=2.5, abort_after_tokens=10
+        crash_after_s=30.0,
+        fail_startup_kv=True,
+        metrics_status=500,
+        metrics_delay_s=2.5,
+        abort_after_tokens=10,
     )
     with pytest.raises(FaultConfigError, match="SPARKTOP_SIM_CRASH_AFTER"):
         from_env({"SPARKTOP_SIM_CRASH_AFTER": "soon"})

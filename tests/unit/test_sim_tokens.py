@@ -36,11 +36,15 @@ def test_prompts_start_with_bos_unless_told_not_to() -> None:
 
 def test_chat_template_wraps_every_message_and_adds_the_generation_prompt() -> None:
     one = tokens.encode_chat([{"role": "user", "content": "hello there"}])
-    two = tokens.encode_chat([{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"}])
+    two = tokens.encode_chat(
+        [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"}]
+    )
     text = tokens.count_text("hello there")
     assert len(one) == 1 + 3 + text + 2 + 3
     assert len(two) == len(one) + 3 + tokens.count_text("be brief") + 2
-    parts = [{"role": "user", "content": [{"type": "text", "text": "hello "}, {"type": "text", "text": "there"}]}]
+    parts = [
+        {"role": "user", "content": [{"type": "text", "text": "hello "}, {"type": "text", "text": "there"}]}
+    ]
     assert tokens.encode_chat(parts) == one
 
 
@@ -48,7 +52,10 @@ def test_generated_text_reads_like_words_and_wraps_around() -> None:
     text = tokens.stream_text(0, 50)
     assert len(text.split()) >= 40
     n = len(tokens.STREAM)
-    assert tokens.stream_text(n - 2, 4) == tokens.STREAM[-2] + tokens.STREAM[-1] + tokens.STREAM[0] + tokens.STREAM[1]
+    assert (
+        tokens.stream_text(n - 2, 4)
+        == tokens.STREAM[-2] + tokens.STREAM[-1] + tokens.STREAM[0] + tokens.STREAM[1]
+    )
     assert tokens.stream_text(5, 3) == tokens.stream_text(5 + n, 3)
 
 
