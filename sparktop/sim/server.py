@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, cast
 
 import orjson
 
@@ -31,7 +31,7 @@ from sparktop import codec
 from sparktop.model import GpuSample
 from sparktop.sim import startup as st
 from sparktop.sim.calibration import engine_config
-from sparktop.sim.engine import Engine
+from sparktop.sim.engine import Engine, StepResult
 from sparktop.sim.faults import FaultConfig
 from sparktop.sim.gpu import SimGpu
 from sparktop.sim.httpserver import HttpConnection, HttpRequest, HttpServer, bind_socket
@@ -183,6 +183,7 @@ class SimServer:
                 kv_bytes=self.plan.num_blocks * self.plan.block_bytes,
                 style=config.metrics_style,
             ),
+            sim_info={"profile": self.profile.name, "speed": f"{config.speed:g}", "simulated": "true"},
         )
         self.gpu = SimGpu(self.plan, start=self.clock.now(), host_used_bytes=host_used, seed=config.seed)
         self._gpu_lock = threading.Lock()
@@ -235,6 +236,7 @@ class SimServer:
             self._tasks.remove(task)
         if not task.cancelled() and task.exception() is not None:
             self.error = f"simulator fault: {task.exception()!r}"
+            self._log(st.api(self.error, "sparktop_sim.py:1", "ERROR"))
             self._shutdown_task = asyncio.ensure_future(self._shut(1))
 
     async def wait_ready(self) -> None:
@@ -362,12 +364,12 @@ class SimServer:
             self._deliver(result)
             cursor = result.end
 
-    def _deliver(self, result: Any) -> None:
+    def _deliver(self, result: StepResult) -> None:
         metrics = self.metrics
         end = result.end
         abort_after = self.config.faults.abort_after_tokens
         for req, count in result.emissions:
-            stream = req.tag
+            stream = cast(GenerationStream, req.tag)
             if req.aborted or stream.done:
                 continue
             if stream.sent == 0:
@@ -383,7 +385,7 @@ class SimServer:
                 self._active.discard(stream)
         for req in result.finished:
             metrics.finished(req, req.finish_reason, end)
-            self._active.discard(req.tag)
+            self._active.discard(cast(GenerationStream, req.tag))
         lag = time.monotonic() - self.clock.mono_at(end)
         metrics.step(result, lag)
 
