@@ -195,14 +195,41 @@ def _add_gpu(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "gpu",
         help="print one GPU and unified-memory sample",
-        description="Print one sample of every GPU and the host memory breakdown.",
+        description="Print one sample of every GPU (fields NVML cannot give are shown as unknown, "
+        "with the reason) and the host memory breakdown. Exits 0 without a GPU; with "
+        "--gpu-memory-utilization, exits 1 when that would not fit in memory now.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--gpu-memory-utilization",
+        type=_utilization,
+        default=None,
+        metavar="U",
+        help="also check whether a vLLM start with this value (0 < U <= 1) fits in memory now",
+    )
+    p.add_argument(
+        "--container",
+        default=None,
+        metavar="ID|PATH",
+        help="the vLLM container (id, or its cgroup path) whose memory to show",
+    )
     p.set_defaults(handler=_run_gpu)
 
 
+def _utilization(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} (e.g. 0.85)") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], e.g. 0.85: {text!r}")
+    return value
+
+
 def _run_gpu(args: argparse.Namespace) -> int:
-    raise CliError("`sparktop gpu` is not available in this build yet")
+    from sparktop.commands.gpu import run
+
+    return run(args)
 
 
 VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
@@ -232,8 +259,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_BAD_INPUT
+    from sparktop.config import ConfigError
+
     try:
         return handler(args)
+    except ConfigError as exc:
+        print(f"sparktop: error: {exc}", file=sys.stderr)
+        print("hint: fix the file or remove it (every setting has a default)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except CliError as exc:
         print(f"sparktop: error: {exc}", file=sys.stderr)
         if exc.hint:

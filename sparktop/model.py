@@ -103,7 +103,9 @@ class MetricSnapshot:
         return out
 
 
-ServerState = Literal["unknown", "unreachable", "starting", "healthy", "dead", "metrics-disabled"]
+ServerState = Literal[
+    "unknown", "unreachable", "starting", "unresponsive", "healthy", "dead", "metrics-disabled"
+]
 """What a scrape found: see ``sparktop.vllm.scrape`` for how each is told apart."""
 
 
@@ -111,8 +113,9 @@ ServerState = Literal["unknown", "unreachable", "starting", "healthy", "dead", "
 class ScrapeResult:
     """One poll of a vLLM server.
 
-    ``series`` holds the raw ``vllm:`` samples as ``(series key, value)`` where the key is the
-    exposition text before the value (``name{labels}``): that is what a recording stores.
+    ``series_keys``/``series_values`` hold the raw ``vllm:`` samples (what a recording stores): the
+    key is the exposition text before the value (``name{labels}``). While the server's page keeps
+    its layout, successive results share the very same ``series_keys`` tuple.
     """
 
     t: float
@@ -120,7 +123,8 @@ class ScrapeResult:
     detail: str
     latency_s: float | None = None
     snapshot: MetricSnapshot | None = None
-    series: tuple[tuple[str, float], ...] | None = None
+    series_keys: tuple[str, ...] = ()
+    series_values: tuple[float, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -183,17 +187,35 @@ class GpuDevice:
 
 @dataclass(frozen=True, slots=True)
 class HostMemory:
-    """The unified-memory breakdown (from /proc/meminfo, PSI, cgroups and NVML process memory)."""
+    """The unified-memory breakdown (from /proc/meminfo, PSI, cgroups and NVML process memory).
+
+    On a unified-memory device (GB10) this is the GPU's memory too; beside a discrete GPU it is the
+    host's RAM. The parts overlap on purpose (GPU processes and the container both sit inside
+    total - available); they are shown side by side, never summed.
+    """
 
     total_bytes: Num
+    """MemTotal."""
     available_bytes: Num
+    """MemAvailable: what the kernel can hand out without swapping, page cache reclaim included."""
     free_bytes: Num
+    """MemFree: unused right now (what CUDA reports as free on unified memory)."""
     page_cache_bytes: Num
+    """Buffers + Cached: file pages, including shared memory and tmpfs."""
     reclaimable_bytes: Num
+    """MemAvailable - MemFree: the kernel's estimate of what reclaiming caches would free."""
     gpu_processes_bytes: Num
+    """Sum of NVML's per-process memory on unified-memory devices."""
     container_bytes: Num
+    """The vLLM container's cgroup working set (usage minus inactive file cache, as docker stats)."""
     psi_some_avg10: Num
+    """Memory pressure: % of the last 10 s some task stalled on memory."""
     psi_full_avg10: Num
+    """Memory pressure: % of the last 10 s all non-idle tasks stalled on memory."""
+    description: str = ""
+    """What this memory is: unified with a GPU (which), host RAM beside a discrete GPU, or plain host."""
+    gpu_processes_unreported: int = 0
+    """GPU processes whose memory NVML did not report: ``gpu_processes_bytes`` is then a lower bound."""
 
 
 GpuStatus = Literal["ok", "no-library", "no-driver", "no-permission", "gpu-lost", "no-device", "error"]
@@ -209,3 +231,183 @@ class GpuSample:
     devices: tuple[GpuDevice, ...]
     memory: HostMemory
     simulated: bool = False
+    driver_version: str | Unknown = Unknown("no GPU readings")
+    retry_in_s: float | None = None
+    """When NVML is not usable: seconds until the collector tries again."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Derived figures (what views show; computed only in sparktop.derive)
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyStats:
+    """One latency histogram over a window: quantiles and mean in seconds, observations counted."""
+
+    p50: Num
+    p90: Num
+    p95: Num
+    p99: Num
+    mean: Num
+    count: Num
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """Everything derived from the vLLM series at one moment, over one window.
+
+    Rates are per second over the window; gauges are the latest reading.
+    """
+
+    t: float
+    window_s: float
+    """The span the percentiles cover (shorter than asked until enough history exists)."""
+    requests_running: Num
+    requests_waiting: Num
+    kv_cache_usage: Num
+    kv_cache_capacity_tokens: Num
+    kv_cache_used_tokens: Num
+    prompt_tps: Num
+    generation_tps: Num
+    decode_tps_per_request: Num
+    """Generation tokens/s divided by the mean number of running requests over the window."""
+    preemptions_per_s: Num
+    preemptions_total: Num
+    requests_per_s: Num
+    """Finished requests per second (every finished_reason)."""
+    failed_per_s: Num
+    """Requests per second that finished with ``abort`` or ``error``."""
+    finished_in_window: Mapping[str, float] | Unknown
+    finished_total: Mapping[str, float] | Unknown
+    spec_decode_acceptance: Num
+    prefix_cache_hit_rate: Num
+    latency: Mapping[str, LatencyStats | Unknown]
+    """Keyed like ``HISTOGRAM_KEYS``: ttft, itl, e2e, queue, prefill, decode, inference, tpot."""
+    counter_resets: int = 0
+    """How many times the server's counters were seen to reset (restarts) so far."""
+
+
+# --------------------------------------------------------------------------------------------------
+# What a session knows about its target, and the frame views render
+
+
+TargetKind = Literal["url", "container", "simulator", "replay"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """What the server says about itself (``/version``, ``/v1/models``), asked at ``t``."""
+
+    t: float
+    version: str | Unknown
+    models: tuple[str, ...]
+    max_model_len: int | None = None
+    root: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetInfo:
+    """What is being watched. ``profile`` is the serving profile's name (BF16, NVFP4, MTP...)."""
+
+    label: str
+    kind: TargetKind
+    model: str | Unknown = Unknown("not known yet")
+    profile: str | Unknown = Unknown("not given")
+    version: str | Unknown = Unknown("not known yet")
+    simulated: bool = False
+    max_model_len: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    """The server's state, since when, and how scraping goes."""
+
+    state: ServerState
+    since: float
+    detail: str
+    scrape_ok: bool
+    scrape_latency_s: float | None
+    failed_scrapes: int
+    """Consecutive scrapes that brought no figures."""
+    last_ok: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFigures:
+    """sparktop's own workload, measured on the client, over the window."""
+
+    ttft_p50: Num
+    ttft_p99: Num
+    tpot_p50: Num
+    e2e_p50: Num
+    completed: int
+    failed: int
+    failures: Mapping[str, int]
+    """Failed requests in the window by reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class GpuFigures:
+    """Figures derived from GPU samples over the rate window."""
+
+    power_avg_w: Num
+    energy_per_token_j: Num
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Recent values of the plotted series, one point per scrape; NaN where unknown."""
+
+    t: tuple[float, ...]
+    series: Mapping[str, tuple[float, ...]]
+    span_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingStatus:
+    path: str
+    bytes: int
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayStatus:
+    position: float
+    start: float
+    end: float
+    speed: float
+    playing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadProgress:
+    """Where sparktop's own workload stands at ``t``."""
+
+    t: float
+    phase: str
+    done: int
+    total: int | None
+    in_flight: int
+    failed: int
+    elapsed_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """Everything every view needs at one moment. Views render frames; they compute nothing."""
+
+    t: float
+    target: TargetInfo
+    server: ServerStatus
+    figures: Figures | None
+    client: ClientFigures | None
+    gpu: GpuSample | None
+    gpu_figures: GpuFigures
+    workload: WorkloadProgress | None
+    events: tuple[Event, ...]
+    history: History
+    window_s: float
+    rate_window_s: float
+    recording: RecordingStatus | None = None
+    replay: ReplayStatus | None = None
