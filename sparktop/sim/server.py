@@ -10,7 +10,7 @@ plus ``speed`` x elapsed, so a speed factor compresses everything (startup, step
         await sim.wait_ready()
         ... sim.url ...
 
-``start_in_thread`` runs one on its own event loop in a daemon thread.
+``start_in_thread`` runs one on its own event loop in a daemon thread (``threaded.SimHandle``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TextIO, cast
+from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 
 import orjson
 
@@ -51,7 +51,11 @@ from sparktop.sim.openai_api import (
 from sparktop.sim.profiles import GIB, Profile, Serving, get_profile
 from sparktop.sim.stats import ServerMetrics, cache_config_labels
 from sparktop.sim.streams import GenerationStream, plan_output
+from sparktop.sim.timebase import SimClock
 from sparktop.sim.vllm_metrics import STYLES, Style
+
+if TYPE_CHECKING:
+    from sparktop.sim.threaded import SimHandle
 
 State = Literal["created", "starting", "ready", "failed", "dead", "stopped"]
 LEGACY_VERSIONS: dict[Style, str] = {"v0.10": "0.10.2", "v0.7": "0.7.3"}
@@ -117,30 +121,6 @@ class SimConfig:
             if v is not None
         }
         return replace(profile.serving, **overrides)
-
-
-class SimClock:
-    """Model time: the wall clock at start plus ``speed`` x monotonic time elapsed since."""
-
-    def __init__(self, speed: float) -> None:
-        self.speed = speed
-        self._wall0 = time.time()
-        self._mono0 = time.monotonic()
-
-    def now(self) -> float:
-        return self._wall0 + (time.monotonic() - self._mono0) * self.speed
-
-    def mono_at(self, t: float) -> float:
-        """The monotonic time at which model time ``t`` comes."""
-        return self._mono0 + (t - self._wall0) / self.speed
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds) / self.speed)
-
-    async def sleep_until(self, t: float) -> None:
-        delay = self.mono_at(t) - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
 
 
 class SimServer:
@@ -607,6 +587,8 @@ class SimServer:
 
     def start_in_thread(self, timeout: float = 10.0) -> SimHandle:
         """Run this server on its own event loop in a daemon thread; returns once the port is bound."""
+        from sparktop.sim.threaded import SimHandle
+
         return SimHandle(self, timeout)
 
 
@@ -623,62 +605,3 @@ _ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
     "/sim/gpu": (("GET",), "_sim_gpu"),
     "/sim/stats": (("GET",), "_sim_stats"),
 }
-
-
-class SimHandle:
-    """A ``SimServer`` running in a daemon thread."""
-
-    def __init__(self, server: SimServer, timeout: float) -> None:
-        self.server = server
-        self._loop = asyncio.new_event_loop()
-        self._bound = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="sparktop-sim", daemon=True)
-        self._thread.start()
-        if not self._bound.wait(timeout):
-            raise TimeoutError("the simulated server did not bind its port in time")
-        if self._error is not None:
-            raise self._error
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._main())
-        finally:
-            self._loop.close()
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        try:
-            await self.server.start()
-        except BaseException as exc:
-            self._error = exc
-            self._bound.set()
-            return
-        self._bound.set()
-        stop = asyncio.ensure_future(self._stop.wait())
-        closed = asyncio.ensure_future(self.server.wait_closed())
-        await asyncio.wait({stop, closed}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        closed.cancel()
-        await self.server.stop()
-
-    def wait_ready(self, timeout: float | None = None) -> None:
-        """Block until the server answers HTTP (raises ``SimStartupError`` if startup failed)."""
-        future = asyncio.run_coroutine_threadsafe(self.server.wait_ready(), self._loop)
-        future.result(timeout)
-
-    def gpu_sample(self) -> GpuSample:
-        return self.server.gpu_sample()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Shut the server down and join its thread."""
-        if self._thread.is_alive() and self._stop is not None:
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout)

@@ -103,23 +103,22 @@ def _num(n: int) -> str:
     return f"{n:,}"
 
 
-def _tqdm(label: str, done: int, total: int, elapsed: float, per_item: float) -> str:
-    pct = int(100 * done / total)
-    left = (total - done) * per_item
+def _mmss(seconds: float) -> str:
+    return f"{int(seconds) // 60:02d}:{int(seconds) % 60:02d}"
 
-    def mmss(s: float) -> str:
-        return f"{int(s) // 60:02d}:{int(s) % 60:02d}"
 
+def _tqdm(label: str, done: int, total: int, per_item: float) -> str:
+    """A tqdm progress line as vLLM's shard loader prints it."""
+    if done == 0:
+        return f"{label}:   0% Completed | 0/{total} [00:00<?, ?it/s]"
     rate = f"{per_item:5.2f}s/it" if per_item >= 1 else f"{1 / per_item:5.2f}it/s"
-    eta = "?" if done == 0 else mmss(left)
-    return (
-        f"{label}: {pct:3d}% Completed | {done}/{total} [{mmss(elapsed)}<{eta}, {rate if done else '?it/s'}]"
-    )
+    times = f"{_mmss(done * per_item)}<{_mmss((total - done) * per_item)}"
+    return f"{label}: {100 * done // total:3d}% Completed | {done}/{total} [{times}, {rate}]"
 
 
 def _bar(label: str, total: int, seconds: float) -> str:
     rate = total / seconds if seconds > 0 else float(total)
-    return f"{label}: 100%|██████████| {total}/{total} [00:{int(seconds):02d}<00:00, {rate:5.2f}it/s]"
+    return f"{label}: 100%|██████████| {total}/{total} [{_mmss(seconds)}<00:00, {rate:5.2f}it/s]"
 
 
 def engine_failure(error: str) -> tuple[LogLine, ...]:
@@ -268,7 +267,7 @@ def startup_script(
     load_lines += [
         engine("Using FLASHINFER attention backend.", "cuda.py:366"),
         engine("Using model weights format ['*.safetensors']", "weight_utils.py:392"),
-        bare(ENGINE, _tqdm("Loading safetensors checkpoint shards", 0, st.shards, 0.0, 1.0)),
+        bare(ENGINE, _tqdm("Loading safetensors checkpoint shards", 0, st.shards, 1.0)),
     ]
     add(1.0, "weights", *load_lines)
     per_shard = st.weights_s / st.shards
@@ -276,9 +275,7 @@ def startup_script(
         add(
             per_shard,
             None,
-            bare(
-                ENGINE, _tqdm("Loading safetensors checkpoint shards", i, st.shards, i * per_shard, per_shard)
-            ),
+            bare(ENGINE, _tqdm("Loading safetensors checkpoint shards", i, st.shards, per_shard)),
         )
     add(
         0.5,
