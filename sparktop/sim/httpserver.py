@@ -277,7 +277,9 @@ class HttpConnection(asyncio.Protocol):
             out += b"transfer-encoding: chunked\r\n"
         else:
             out += b"content-length: %d\r\n" % length
-        out += b"content-type: " + content_type + b"\r\n" + extra
+        if content_type:
+            out += b"content-type: " + content_type + b"\r\n"
+        out += extra
         if not keep_alive:
             out += b"connection: close\r\n"
         return out + b"\r\n"

@@ -562,7 +562,8 @@ class ChunkFormat:
             out = self._head + field + b'},"logprobs":null,"finish_reason":' + end
         else:
             out = self._head + t + b',"logprobs":null,"finish_reason":' + end
-        out += b"}]" if finish_reason is None else b',"stop_reason":null}]'
+        # vLLM leaves unset fields out of chat chunks but writes every field of completion chunks.
+        out += b"}]" if self._chat and finish_reason is None else b',"stop_reason":null}]'
         if completion_tokens is not None:
             out += b',"usage":' + orjson.dumps(usage(self.prompt_tokens, completion_tokens))
         return out + b"}\n\n"

@@ -452,7 +452,7 @@ class SimServer:
         return handler(self, req, conn)
 
     def _health(self, req: HttpRequest, conn: HttpConnection) -> None:
-        self._reply(conn, req, 503 if self.state == "dead" else 200, b"")
+        self._reply(conn, req, 503 if self.state == "dead" else 200, b"", b"")
 
     def _version(self, req: HttpRequest, conn: HttpConnection) -> None:
         self._reply(conn, req, 200, orjson.dumps({"version": self.reported_version}))
