@@ -129,3 +129,11 @@ def test_stream_chunks_are_valid_sse_json_in_vllms_shape() -> None:
     assert events[3]["choices"] == [] and events[3]["usage"]["completion_tokens"] == 2
     assert all(e["object"] == "chat.completion.chunk" and e["id"] == "chatcmpl-1" for e in events)
     assert DONE == b"data: [DONE]\n\n"
+
+
+@pytest.mark.parametrize("kind", ["chat", "completion"])
+def test_the_fast_content_chunk_is_the_same_as_the_general_one(kind: str) -> None:
+    body = chat(stream=True) if kind == "chat" else orjson.dumps({"prompt": "x", "stream": True})
+    fmt = ChunkFormat(parse_generation(kind, body, SERVED), "id-1", 5)  # type: ignore[arg-type]
+    for text in (" word", 'quote " and \\ backslash', "ünïcode\n"):
+        assert fmt.content(text) == fmt.delta(text)
