@@ -27,6 +27,7 @@ FAST_TOTAL_S = 2.0
 API_PID = 1
 ENGINE_PID = 214
 API = f"(APIServer pid={API_PID}) "
+VLLM_CORE_PY = "/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/core.py"
 ENGINE = f"(EngineCore_DP0 pid={ENGINE_PID}) "
 
 ROUTES = (
@@ -121,20 +122,23 @@ def _bar(label: str, total: int, seconds: float) -> str:
     return f"{label}: 100%|██████████| {total}/{total} [{_mmss(seconds)}<00:00, {rate:5.2f}it/s]"
 
 
+def _engine_error(headline: str, where: str, line: int, call: str, error: str) -> tuple[LogLine, ...]:
+    """An engine-core exception as vLLM logs it: headline, a short traceback, the root cause."""
+    frame = f'  File "{VLLM_CORE_PY}", line {line}, in run_engine_core'
+    lines = (headline, "Traceback (most recent call last):", frame, f"    {call}", error)
+    return tuple(engine(text, where, "ERROR") for text in lines)
+
+
 def engine_failure(error: str) -> tuple[LogLine, ...]:
     """The lines an engine-core startup failure prints (root cause, then the API server's verdict)."""
-    where = "core.py:708"
     return (
-        engine("EngineCore failed to start.", where, "ERROR"),
-        engine("Traceback (most recent call last):", where, "ERROR"),
-        engine(
-            '  File "/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/core.py", line 699, in '
-            "run_engine_core",
-            where,
-            "ERROR",
+        *_engine_error(
+            "EngineCore failed to start.",
+            "core.py:708",
+            699,
+            "engine_core = EngineCoreProc(*args, **kwargs)",
+            error,
         ),
-        engine("    engine_core = EngineCoreProc(*args, **kwargs)", where, "ERROR"),
-        engine(error, where, "ERROR"),
         bare(API, "Traceback (most recent call last):"),
         bare(
             API,
@@ -387,25 +391,16 @@ def _forced_kv_error(plan: MemoryPlan) -> str:
 
 def crash_lines(error: str) -> tuple[LogLine, ...]:
     """What a dying engine core prints, then the API server as it shuts down."""
-    where = "core.py:866"
+    dead = (
+        "vllm.v1.engine.exceptions.EngineDeadError: EngineCore encountered an issue. "
+        "See stack trace (above) for the root cause."
+    )
     return (
-        engine("EngineCore encountered a fatal error.", where, "ERROR"),
-        engine("Traceback (most recent call last):", where, "ERROR"),
-        engine(
-            '  File "/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/core.py", line 857, in '
-            "run_engine_core",
-            where,
-            "ERROR",
+        *_engine_error(
+            "EngineCore encountered a fatal error.", "core.py:866", 857, "engine_core.run_busy_loop()", error
         ),
-        engine("    engine_core.run_busy_loop()", where, "ERROR"),
-        engine(error, where, "ERROR"),
         api("AsyncLLM output_handler failed.", "async_llm.py:480", "ERROR"),
-        api(
-            "vllm.v1.engine.exceptions.EngineDeadError: EngineCore encountered an issue. See stack trace "
-            "(above) for the root cause.",
-            "async_llm.py:480",
-            "ERROR",
-        ),
+        api(dead, "async_llm.py:480", "ERROR"),
     )
 
 
