@@ -106,6 +106,10 @@ class SimConfig:
             raise ValueError(f"metrics_style must be one of {', '.join(STYLES)}, got {self.metrics_style!r}")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0..65535, got {self.port}")
+        if self.gpu_memory_utilization is not None and not 0 < self.gpu_memory_utilization <= 1:
+            raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+        if self.host_used_gib is not None and self.host_used_gib < 0:
+            raise ValueError(f"host_used_gib must not be negative, got {self.host_used_gib}")
 
     def serving(self, profile: Profile) -> Serving:
         """The profile's serving flags with this config's overrides."""
@@ -422,11 +426,8 @@ class SimServer:
             reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}.get(
                 status, ""
             )
-            self._log(
-                st.bare(
-                    st.API, f'INFO:     {req.peer} - "{req.method} {req.path} HTTP/1.1" {status} {reason}'
-                )
-            )
+            request_line = f"{_printable(req.method)} {_printable(req.path)} HTTP/1.1"
+            self._log(st.bare(st.API, f'INFO:     {req.peer} - "{request_line}" {status} {reason}'))
 
     def _on_response(self, req: HttpRequest, status: int) -> None:
         if not req.streamed:
@@ -590,6 +591,11 @@ class SimServer:
         from sparktop.sim.threaded import SimHandle
 
         return SimHandle(self, timeout)
+
+
+def _printable(text: str) -> str:
+    """Client-supplied text made safe for a terminal: control characters escaped."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 _ROUTES: dict[str, tuple[tuple[str, ...], str]] = {

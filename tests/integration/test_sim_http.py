@@ -258,3 +258,31 @@ async def test_sim_gpu_and_stats_endpoints(client: httpx.AsyncClient) -> None:
     stats = (await client.get("/sim/stats")).json()
     assert stats["simulated"] is True and stats["state"] == "ready" and stats["speed"] == 40
     assert stats["steps"] > 0 and stats["lag_max_s"] >= stats["lag_p99_s"] >= stats["lag_p50_s"] >= 0
+
+
+async def test_raw_http_edge_cases(sim: SimServer) -> None:
+    host, port = "127.0.0.1", int(sim.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection(host, port)
+    # A control character in the path is answered and logged escaped; two pipelined requests both answered.
+    writer.write(b"GET /x\x1b[31m HTTP/1.1\r\nHost: a\r\n\r\nGET /health HTTP/1.1\r\nHost: a\r\n\r\n")
+    await writer.drain()
+    first = await reader.readuntil(b'{"detail":"Not Found"}')
+    second = await reader.readuntil(b"\r\n\r\n")
+    assert first.startswith(b"HTTP/1.1 404 ") and second.startswith(b"HTTP/1.1 200 OK")
+    assert any("/x\\x1b[31m" in line for line in sim.logs)
+    assert not any("\x1b" in line for line in sim.logs)
+    # A chunked request body, and garbage that closes the connection with a 400.
+    body = orjson.dumps({"prompt": "hi", "max_tokens": 2})
+    writer.write(
+        b"POST /v1/completions HTTP/1.1\r\nHost: a\r\ncontent-type: application/json\r\n"
+        b"transfer-encoding: chunked\r\n\r\n%x\r\n%b\r\n0\r\n\r\n" % (len(body), body)
+    )
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    assert orjson.loads(await reader.readexactly(length))["usage"]["completion_tokens"] == 2
+    writer.write(b"NONSENSE\r\n\r\n")
+    await writer.drain()
+    assert (await reader.read()).startswith(b"HTTP/1.1 400 ")
+    writer.close()
