@@ -1,0 +1,19 @@
+"""Which observation types a recording holds, under which kind name."""
+
+from __future__ import annotations
+
+from sparktop.model import Event, GpuSample, ScrapeResult, ServerInfo, WorkloadProgress
+
+KIND_TYPES: dict[str, type] = {
+    "scrape": ScrapeResult,
+    "gpu": GpuSample,
+    "event": Event,
+    "info": ServerInfo,
+    "progress": WorkloadProgress,
+}
+_BY_TYPE = {cls: kind for kind, cls in KIND_TYPES.items()}
+
+
+def kind_of(obs: object) -> str | None:
+    """The kind name of an observation, or None for something a recording does not hold."""
+    return _BY_TYPE.get(type(obs))

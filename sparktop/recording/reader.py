@@ -1,0 +1,333 @@
+"""Reading a recording, as untrusted input.
+
+``Recording.open`` checks that the file is a SQLite database holding a sparktop recording of a
+format version this build understands; anything else is a ``RecordingError`` with a one-line cause
+(never a traceback, never code execution: payloads are JSON and packed numbers, decoded strictly by
+``sparktop.codec``). Reading stops with a ``RecordingError`` at the first damaged row; what came
+before it has been delivered.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from sparktop.codec import DecodeError, decode
+from sparktop.model import ScrapeResult, ServerState, TargetInfo
+from sparktop.recording import format as fmt
+from sparktop.recording.format import RecordingError
+from sparktop.recording.kinds import KIND_TYPES
+from sparktop.vllm.exposition import Page, Series, Skip, parse_line
+from sparktop.vllm.schema import Schema
+
+_STATES = ("unknown", "unreachable", "starting", "unresponsive", "healthy", "dead", "metrics-disabled")
+MAX_PAYLOAD = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    seq: int
+    t: float
+    kind: str
+    keyframe: bool
+    data: bytes
+
+
+class Recording:
+    """An open recording. Not thread-safe; cheap to open (nothing is read but the metadata)."""
+
+    def __init__(self, path: Path, db: sqlite3.Connection, meta: dict[str, Any]) -> None:
+        self.path = path
+        self._db = db
+        self.meta = meta
+        self._zdicts: dict[str, bytes] = {}
+        self._layouts: dict[int, tuple[tuple[str, ...], list[Series]]] = {}
+        self._schema = Schema()
+        span = self._query("SELECT MIN(t), MAX(t), COUNT(*) FROM observations")
+        row = span.fetchone()
+        self.start: float = float(row[0]) if row and row[0] is not None else float(meta.get("created", 0.0))
+        self.end: float = float(row[1]) if row and row[1] is not None else self.start
+        self.count: int = int(row[2]) if row else 0
+
+    # ----------------------------------------------------------------------------------------------
+    # opening
+
+    @classmethod
+    def open(cls, path: str | Path) -> Recording:
+        path = Path(path)
+        if not path.exists():
+            raise RecordingError(f"{path}: no such file")
+        if path.is_dir():
+            raise RecordingError(f"{path}: is a directory, not a recording")
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise RecordingError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        if head != b"SQLite format 3\x00":
+            raise RecordingError(f"{path}: not a sparktop recording (not a SQLite database)")
+        try:
+            uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            db.execute("PRAGMA query_only=1")
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.Error as exc:
+            raise RecordingError(f"{path}: damaged or not a recording ({_one_line(exc)})") from None
+        if not {"meta", "layouts", "observations"} <= tables:
+            db.close()
+            raise RecordingError(f"{path}: a SQLite database, but not a sparktop recording")
+        try:
+            meta = {}
+            for key, value in db.execute("SELECT key, value FROM meta"):
+                if isinstance(key, str) and isinstance(value, str):
+                    meta[key] = orjson.loads(value)
+        except (sqlite3.Error, orjson.JSONDecodeError) as exc:
+            db.close()
+            raise RecordingError(f"{path}: unreadable metadata ({_one_line(exc)})") from None
+        if meta.get("format") != fmt.FORMAT_NAME:
+            db.close()
+            raise RecordingError(f"{path}: not a sparktop recording (format {meta.get('format')!r})")
+        version = meta.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            db.close()
+            raise RecordingError(f"{path}: recording with an invalid format version {version!r}")
+        if version > fmt.FORMAT_VERSION:
+            db.close()
+            raise RecordingError(
+                f"{path}: recorded in format {version} by a newer sparktop "
+                f"({meta.get('sparktop_version', '?')}); this one reads up to "
+                f"{fmt.FORMAT_VERSION}: upgrade sparktop"
+            )
+        try:
+            return cls(path, db, meta)
+        except sqlite3.Error as exc:
+            db.close()
+            raise RecordingError(f"{path}: damaged ({_one_line(exc)})") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------------------------------------
+    # metadata
+
+    @property
+    def target(self) -> TargetInfo:
+        try:
+            return decode(TargetInfo, self.meta.get("target"))
+        except DecodeError:
+            return TargetInfo(label=str(self.path.name), kind="replay")
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.meta.get("simulated", False))
+
+    @property
+    def complete(self) -> bool:
+        """False when the session ended without closing the file (a crash or a kill)."""
+        return "ended" in self.meta
+
+    def setting(self, name: str, default: float) -> float:
+        settings = self.meta.get("settings")
+        value = settings.get(name) if isinstance(settings, dict) else None
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+    # ----------------------------------------------------------------------------------------------
+    # rows
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise RecordingError(f"{self.path}: damaged ({_one_line(exc)})") from None
+
+    def rows(
+        self, t_from: float | None = None, t_to: float | None = None, kinds: tuple[str, ...] = ()
+    ) -> Iterator[Row]:
+        clauses: list[str] = []
+        args: list[object] = []
+        if t_from is not None:
+            clauses.append("t >= ?")
+            args.append(t_from)
+        if t_to is not None:
+            clauses.append("t <= ?")
+            args.append(t_to)
+        if kinds:
+            clauses.append("kind IN (" + ",".join("?" * len(kinds)) + ")")
+            args.extend(kinds)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        cursor = self._query(
+            # only fixed fragments and ? placeholders are joined: values travel as parameters
+            f"SELECT seq, t, kind, keyframe, data FROM observations{where} ORDER BY seq",  # noqa: S608
+            tuple(args),
+        )
+        while True:
+            try:
+                batch = cursor.fetchmany(512)
+            except sqlite3.Error as exc:
+                raise RecordingError(f"{self.path}: damaged ({_one_line(exc)})") from None
+            if not batch:
+                return
+            for seq, t, kind, keyframe, data in batch:
+                if (
+                    not isinstance(t, (int, float))
+                    or not isinstance(kind, str)
+                    or not isinstance(data, bytes)
+                ):
+                    raise RecordingError(f"{self.path}: malformed row {seq}")
+                yield Row(int(seq), float(t), kind, bool(keyframe), data)
+
+    def keyframe_before(self, t: float) -> float | None:
+        """Time of the last scrape keyframe at or before ``t`` (where decoding can start)."""
+        row = self._query(
+            "SELECT t FROM observations WHERE t <= ? AND kind='scrape' AND keyframe=1 "
+            "ORDER BY t DESC LIMIT 1",
+            (t,),
+        ).fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+    def times(self, kinds: tuple[str, ...]) -> list[float]:
+        """When observations of these kinds happened (e.g. events, to step from one to the next)."""
+        marks = ",".join("?" * len(kinds))
+        return [
+            float(r[0])
+            for r in self._query(f"SELECT t FROM observations WHERE kind IN ({marks}) ORDER BY t", kinds)  # noqa: S608
+        ]
+
+    # ----------------------------------------------------------------------------------------------
+    # decoding
+
+    def observations(self, t_from: float | None = None, t_to: float | None = None) -> Iterator[object]:
+        """Decoded observations in arrival order, from ``t_from`` to ``t_to`` (inclusive).
+
+        Scrape rows are deltas, so decoding starts at the keyframe before ``t_from``; rows before
+        ``t_from`` are decoded but not yielded.
+        """
+        start = None if t_from is None else self.keyframe_before(t_from)
+        previous: tuple[int, list[float]] | None = None
+        for row in self.rows(start if start is not None else t_from, t_to):
+            obs: object | None
+            if row.kind == "scrape":
+                obs, previous = self._scrape(row, previous)
+            else:
+                if t_from is not None and row.t < t_from:
+                    continue
+                obs = self._other(row)
+            if obs is not None and (t_from is None or row.t >= t_from):
+                yield obs
+
+    def _payload(self, row: Row, zdict: bytes | None = None) -> bytes:
+        try:
+            unpacker = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
+            data = unpacker.decompress(row.data, MAX_PAYLOAD)
+            if unpacker.unconsumed_tail:
+                raise RecordingError(f"{self.path}: row {row.seq} expands beyond {MAX_PAYLOAD} bytes")
+            return data
+        except zlib.error as exc:
+            raise RecordingError(f"{self.path}: row {row.seq} is damaged ({exc})") from None
+
+    def _layout(self, layout: int) -> tuple[tuple[str, ...], list[Series]]:
+        cached = self._layouts.get(layout)
+        if cached is not None:
+            return cached
+        row = self._query("SELECT keys FROM layouts WHERE id=?", (layout,)).fetchone()
+        if row is None:
+            raise RecordingError(f"{self.path}: missing series layout {layout}")
+        try:
+            unpacker = zlib.decompressobj()
+            keys = orjson.loads(unpacker.decompress(row[0], MAX_PAYLOAD))
+        except (orjson.JSONDecodeError, zlib.error, TypeError):
+            raise RecordingError(f"{self.path}: damaged series layout {layout}") from None
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise RecordingError(f"{self.path}: damaged series layout {layout}")
+        series = []
+        for key in keys:
+            parsed = parse_line(key + " 0")
+            if isinstance(parsed, Skip):
+                raise RecordingError(f"{self.path}: series layout {layout} holds an invalid key")
+            series.append(parsed[0])
+        entry = (tuple(keys), series)
+        self._layouts[layout] = entry
+        return entry
+
+    def _scrape(
+        self, row: Row, previous: tuple[int, list[float]] | None
+    ) -> tuple[ScrapeResult, tuple[int, list[float]] | None]:
+        data = self._payload(row, self._zdict("scrape"))
+        head, sep, body = data.partition(b"\n")
+        try:
+            header = orjson.loads(head)
+        except orjson.JSONDecodeError:
+            raise RecordingError(f"{self.path}: row {row.seq} has a damaged header") from None
+        if not sep or not isinstance(header, dict):
+            raise RecordingError(f"{self.path}: row {row.seq} has a damaged header")
+        state = header.get("state")
+        layout, n = header.get("layout"), header.get("n")
+        detail, latency, skipped = header.get("detail", ""), header.get("latency"), header.get("skipped", 0)
+        if (
+            state not in _STATES
+            or not isinstance(layout, int)
+            or not isinstance(n, int)
+            or not isinstance(detail, str)
+            or not (latency is None or isinstance(latency, (int, float)))
+            or not isinstance(skipped, int)
+        ):
+            raise RecordingError(f"{self.path}: row {row.seq} has a malformed header")
+        state_value: ServerState = state
+        if n == 0 or layout == 0:
+            return ScrapeResult(row.t, state_value, detail, latency), previous
+        keys, series = self._layout(layout)
+        if len(keys) != n:
+            raise RecordingError(f"{self.path}: row {row.seq} does not match its layout")
+        if row.keyframe:
+            values = fmt.decode_keyframe(body, n)
+        else:
+            if previous is None or previous[0] != layout:
+                raise RecordingError(f"{self.path}: row {row.seq} is a delta without its keyframe")
+            values = fmt.decode_delta(body, previous[1])
+        snapshot = None
+        if header.get("metrics", True):
+            snapshot = self._schema.read(Page(series, values, skipped), row.t).snapshot
+        result = ScrapeResult(row.t, state_value, detail, latency, snapshot, keys, tuple(values))
+        return result, (layout, values)
+
+    def _zdict(self, kind: str) -> bytes | None:
+        zdict = self._zdicts.get(kind)
+        if zdict is None:
+            encoded = self.meta.get(f"zdict_{kind}")
+            try:
+                zdict = base64.b64decode(encoded, validate=True) if isinstance(encoded, str) else b""
+            except (binascii.Error, ValueError):
+                raise RecordingError(f"{self.path}: damaged dictionary for {kind} rows") from None
+            self._zdicts[kind] = zdict
+        return zdict or None
+
+    def _other(self, row: Row) -> object | None:
+        cls = KIND_TYPES.get(row.kind)
+        if cls is None:
+            return None  # a kind from a later format minor: skip it
+        data = self._payload(row, self._zdict(row.kind))
+        try:
+            return decode(cls, orjson.loads(data))
+        except (orjson.JSONDecodeError, DecodeError) as exc:
+            raise RecordingError(
+                f"{self.path}: row {row.seq} ({row.kind}) is malformed: {_one_line(exc)}"
+            ) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
