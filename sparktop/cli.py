@@ -42,6 +42,28 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _recording_options(p: argparse.ArgumentParser, *, default_on: bool) -> None:
+    group = p.add_argument_group("recording")
+    group.add_argument(
+        "--record",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH",
+        help="record the session to PATH (or, without PATH, to the recordings directory)"
+        + (" (on by default)" if default_on else ""),
+    )
+    group.add_argument("--no-record", action="store_true", help="do not record this session")
+    group.add_argument(
+        "--recordings-dir", default=None, metavar="DIR", help="where recordings go (default from config)"
+    )
+
+
+def _view_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("dashboard")
+    group.add_argument("--theme", default=None, help="dark, light, high-contrast or your own theme's name")
+
+
 # --------------------------------------------------------------------------------------------------
 # verbs
 
@@ -95,6 +117,8 @@ def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="window for rates and percentiles in seconds (default from config, 60)",
     )
     p.add_argument("--count", type=int, default=None, metavar="N", help="stop after N lines (headless)")
+    _recording_options(p, default_on=False)
+    _view_options(p)
     p.set_defaults(handler=_run_watch)
 
 
@@ -229,11 +253,36 @@ def _run_gpu(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "replay",
+        help="replay a recording in the dashboard (play, pause, speed, step, seek)",
+        description="Open a recording in the same dashboard it was watched in, with a replay bar: "
+        "space plays or pauses, + and - change the speed (0.25x to 64x), arrows step, [ and ] jump "
+        "between events and markers, home/end, g goes to a time.",
+    )
+    p.add_argument("file", help="a .sparktop recording")
+    p.add_argument("--speed", type=_positive_float, default=1.0, metavar="X", help="start at this speed")
+    p.add_argument(
+        "--at", default=None, metavar="WHEN", help="start at HH:MM[:SS], +5m from the start, or 50%%"
+    )
+    p.add_argument("--paused", action="store_true", help="start paused")
+    _view_options(p)
+    p.set_defaults(handler=_run_replay)
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    from sparktop.commands.replay import run
+
+    return run(args)
+
+
 VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_snapshot,
     _add_watch,
     _add_sim,
     _add_gpu,
+    _add_replay,
 )
 
 

@@ -52,7 +52,7 @@ class LiveFeed:
         self.interval = interval
         self.span_s = span_s
         self.clock = clock or SystemClock()
-        self._on_close = on_close
+        self._closers: list[Callable[[], Awaitable[object]]] = [on_close] if on_close is not None else []
 
     async def run(self, emit: Emit) -> None:
         tasks: list[asyncio.Task[None]] = [
@@ -68,11 +68,16 @@ class LiveFeed:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            if self._on_close is not None:
-                await self._on_close()
+            for closer in self._closers:
+                with contextlib.suppress(Exception):
+                    await closer()
 
     def mark(self, note: str) -> None:
         self.session.observe(Event(self.clock.now(), "marker", note, source="user"))
+
+    def add_closer(self, closer: Callable[[], Awaitable[object]]) -> None:
+        """Something to finish when the feed stops (after the sources), e.g. a recording."""
+        self._closers.append(closer)
 
 
 class StaticFeed:

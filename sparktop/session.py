@@ -78,6 +78,8 @@ class Session:
         self.gpu: GpuSample | None = None
         self.workload: WorkloadProgress | None = None
         self.recording: RecordingStatus | None = None
+        self.recording_status: Callable[[], RecordingStatus] | None = None
+        """Asked at every frame for the recorder's state (path, size, stopped and why)."""
         self.replay: ReplayStatus | None = None
         self.server = ServerStatus("unknown", start, "no scrape yet", False, None, 0, None)
         self._last_t = start
@@ -213,7 +215,7 @@ class Session:
             history=self.history.view(span_s, now=t if now is not None else None),
             window_s=self.window_s,
             rate_window_s=self.rate_window_s,
-            recording=self.recording,
+            recording=self.recording_status() if self.recording_status is not None else self.recording,
             replay=self.replay,
         )
 

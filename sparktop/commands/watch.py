@@ -13,6 +13,7 @@ import contextlib
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 from sparktop import fmt
@@ -21,6 +22,7 @@ from sparktop.config import Settings, load_settings
 from sparktop.feeds import LiveFeed
 from sparktop.live import LiveOptions, live_feed
 from sparktop.model import Frame, LatencyStats, Num, ServerStatus, TargetInfo, Unknown
+from sparktop.recording.attach import start_recording
 from sparktop.vllm.scrape import BadTarget, base_url
 
 
@@ -34,9 +36,37 @@ def run(args: argparse.Namespace) -> int:
     options = LiveOptions(interval=settings.interval, window_s=settings.window, span_s=300.0)
     info = TargetInfo(label=url, kind="url")
     if args.headless:
-        feed = live_feed(info, url, LiveOptions(**{**options.__dict__, "gpu": "none"}))
+        options.gpu = "none"
+    feed = live_feed(info, url, options)
+    record = recording_wanted(args, default=settings.record_watch)
+    if record is not None:
+        feed.add_closer(
+            start_recording(
+                feed.session,
+                path=record,
+                directory=settings.recordings_dir,
+                what="watch",
+                simulated=False,
+                settings={
+                    "interval": settings.interval,
+                    "window": settings.window,
+                    "rate_window": options.rate_window_s,
+                },
+            )
+        )
+    if args.headless:
         return asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout))
-    return dashboard(live_feed(info, url, options), settings)
+    return dashboard(feed, settings)
+
+
+def recording_wanted(args: argparse.Namespace, *, default: bool) -> Path | None:
+    """The recording's path (``Path()`` meaning "a name in the recordings directory"), or None."""
+    if getattr(args, "no_record", False):
+        return None
+    given = getattr(args, "record", None)
+    if given is None:
+        return Path() if default else None
+    return Path(given).expanduser() if given else Path()
 
 
 def dashboard(feed: LiveFeed, settings: Settings) -> int:
@@ -48,7 +78,12 @@ def dashboard(feed: LiveFeed, settings: Settings) -> int:
 
 
 def _ms(value: Num) -> str:
-    return "-" if isinstance(value, Unknown) else fmt.num(value * 1000, 0) + "ms"
+    return "-" if isinstance(value, Unknown) else f"{value * 1000:.0f}ms"
+
+
+def _plain(value: Num, digits: int) -> str:
+    """A number as scripts read it: no thousands separators, ``-`` when unknown."""
+    return "-" if isinstance(value, Unknown) else f"{value:.{digits}f}"
 
 
 def format_line(frame: Frame) -> str:
@@ -64,13 +99,13 @@ def format_line(frame: Frame) -> str:
     fields = [
         stamp,
         f"state={server.state}",
-        f"running={fmt.num(figures.requests_running, 0, unknown='-')}",
-        f"waiting={fmt.num(figures.requests_waiting, 0, unknown='-')}",
+        f"running={_plain(figures.requests_running, 0)}",
+        f"waiting={_plain(figures.requests_waiting, 0)}",
         f"kv={fmt.pct(figures.kv_cache_usage, unknown='-')}",
         f"ttft_p50={_ms(p50)}",
         f"ttft_p99={_ms(p99)}",
-        f"gen_tps={fmt.num(figures.generation_tps, 1, unknown='-')}",
-        f"prompt_tps={fmt.num(figures.prompt_tps, 1, unknown='-')}",
+        f"gen_tps={_plain(figures.generation_tps, 1)}",
+        f"prompt_tps={_plain(figures.prompt_tps, 1)}",
     ]
     if server.state != "healthy":
         fields.append(fmt.clean(server.detail))

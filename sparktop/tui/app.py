@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from typing import ClassVar
+from typing import ClassVar, Protocol, cast
 
 from textual.app import App, ScreenStackError
 from textual.binding import Binding, BindingType
@@ -25,6 +25,7 @@ from sparktop.model import Frame
 from sparktop.tui.screens.charts import ChartsScreen
 from sparktop.tui.screens.dashboard import DashboardScreen
 from sparktop.tui.screens.events import EventsScreen
+from sparktop.tui.screens.goto import GotoScreen
 from sparktop.tui.screens.help import HelpScreen
 from sparktop.tui.screens.marker import MarkerScreen
 from sparktop.tui.themes import ThemeSpec, cycle_order, discover
@@ -200,6 +201,16 @@ HELP = {
     "theme": "next theme (dark, light, high-contrast, your own)",
     "marker": "add a marker with a note at this moment",
     "help": "this help",
+    "replay('toggle')": "replay: play or pause",
+    "replay('faster')": "replay: faster (up to 64x)",
+    "replay('slower')": "replay: slower (down to 0.25x)",
+    "replay('forward')": "replay: step forward one scrape",
+    "replay('back')": "replay: step back one scrape",
+    "replay('next_mark')": "replay: next event or marker",
+    "replay('previous_mark')": "replay: previous event or marker",
+    "replay('to_start')": "replay: go to the start",
+    "replay('to_end')": "replay: go to the end",
+    "goto": "replay: go to a time (HH:MM:SS, +5m, -30s, 50%)",
 }
 
 
@@ -207,6 +218,72 @@ def _span_name(span: float) -> str:
     return f"{span / 60:g} min"
 
 
+class ReplayControls(Protocol):
+    """What the replay keys drive (``sparktop.recording.replay.ReplayFeed``)."""
+
+    position: float
+
+    def toggle(self) -> None: ...
+    def faster(self) -> None: ...
+    def slower(self) -> None: ...
+    def step(self, steps: int) -> None: ...
+    def next_mark(self) -> None: ...
+    def previous_mark(self) -> None: ...
+    def to_start(self) -> None: ...
+    def to_end(self) -> None: ...
+    def seek(self, t: float) -> None: ...
+
+
+class ReplayApp(SparktopApp):
+    """The same dashboard, with the replay keys."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *SparktopApp.BINDINGS,
+        Binding("space", "replay('toggle')", "play/pause", key_display="space"),
+        Binding("plus,equals_sign", "replay('faster')", "faster", key_display="+"),
+        Binding("minus", "replay('slower')", "slower", key_display="-"),
+        Binding("right", "replay('forward')", "step", key_display="→"),
+        Binding("left", "replay('back')", "step back", key_display="←"),
+        Binding("right_square_bracket", "replay('next_mark')", "next event", key_display="]"),
+        Binding("left_square_bracket", "replay('previous_mark')", "previous event", key_display="["),
+        Binding("home", "replay('to_start')", "start", key_display="home"),
+        Binding("end", "replay('to_end')", "end", key_display="end"),
+        Binding("g", "goto", "go to", key_display="g"),
+    ]
+
+    extra_keys = (("space", "play"), ("+-", "speed"), ("←→", "step"), ("[]", "event"), ("g", "go to"))
+
+    @property
+    def controls(self) -> ReplayControls:
+        return cast(ReplayControls, self.feed)
+
+    def action_replay(self, command: str) -> None:
+        controls = self.controls
+        if command == "forward":
+            controls.step(1)
+        elif command == "back":
+            controls.step(-1)
+        else:
+            getattr(controls, command)()
+        self._push_frame()
+
+    def _push_frame(self) -> None:
+        frame = getattr(self.feed, "frame", None)
+        if callable(frame):
+            self.frame = frame()
+            self.draw()
+
+    def action_goto(self) -> None:
+        def done(target: float | None) -> None:
+            if target is not None:
+                self.controls.seek(target)
+                self._push_frame()
+
+        self.push_screen(GotoScreen(self.controls.position), done)
+
+
 def make_app(settings: Settings, feed: Feed, themes: dict[str, ThemeSpec] | None = None) -> SparktopApp:
     """The dashboard on ``feed`` (live, replay or fixed frames)."""
+    if hasattr(feed, "toggle") and hasattr(feed, "seek"):
+        return ReplayApp(settings, feed, themes)
     return SparktopApp(settings, feed, themes)

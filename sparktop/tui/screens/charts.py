@@ -13,7 +13,9 @@ from textual.screen import Screen
 from textual_plotext import PlotextPlot
 
 from sparktop.model import Event, Frame
+from sparktop.tui.screens.dashboard import show_bars
 from sparktop.tui.widgets.keybar import KeyBar
+from sparktop.tui.widgets.replaybar import ReplayBar
 from sparktop.tui.widgets.status import StatusBar
 
 
@@ -81,10 +83,11 @@ class ChartsScreen(Screen[None]):
         with Grid(id="charts"):
             for spec in CHARTS:
                 yield PlotextPlot(id=f"chart-{spec.key}")
+        yield ReplayBar(id="replay")
         yield KeyBar(id="keys")
 
     def show(self, frame: Frame, paused: bool = False) -> None:
-        self.query_one(StatusBar).show(frame, paused)
+        show_bars(self, frame, paused)
         variables = self.app.theme_variables
         history = frame.history
         xs = [(t - frame.t) / 60.0 for t in history.t]
@@ -119,4 +122,4 @@ class ChartsScreen(Screen[None]):
             plot.refresh()
 
     def show_status(self, frame: Frame, paused: bool) -> None:
-        self.query_one(StatusBar).show(frame, paused)
+        show_bars(self, frame, paused)

@@ -10,6 +10,7 @@ from sparktop.model import Frame
 from sparktop.tui import panels
 from sparktop.tui.widgets.keybar import KeyBar
 from sparktop.tui.widgets.panel import Panel
+from sparktop.tui.widgets.replaybar import ReplayBar
 from sparktop.tui.widgets.status import StatusBar
 
 
@@ -19,12 +20,21 @@ class DashboardScreen(Screen[None]):
         with Grid(id="panels"):
             for builder in panels.BUILDERS:
                 yield Panel(builder, id=f"panel-{builder.__name__}")
+        yield ReplayBar(id="replay")
         yield KeyBar(id="keys")
 
     def show(self, frame: Frame, paused: bool = False) -> None:
-        self.query_one(StatusBar).show(frame, paused)
+        show_bars(self, frame, paused)
         for panel in self.query(Panel):
             panel.show(frame)
 
     def show_status(self, frame: Frame, paused: bool) -> None:
-        self.query_one(StatusBar).show(frame, paused)
+        show_bars(self, frame, paused)
+
+
+def show_bars(screen: Screen[None], frame: Frame, paused: bool) -> None:
+    """The status bar, and the replay bar when the frame comes from a recording."""
+    screen.query_one(StatusBar).show(frame, paused)
+    bar = screen.query_one(ReplayBar)
+    bar.display = frame.replay is not None
+    bar.show(frame.replay)

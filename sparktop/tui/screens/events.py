@@ -16,7 +16,9 @@ from textual.widgets import RichLog
 
 from sparktop import fmt
 from sparktop.model import Event, Frame
+from sparktop.tui.screens.dashboard import show_bars
 from sparktop.tui.widgets.keybar import KeyBar
+from sparktop.tui.widgets.replaybar import ReplayBar
 from sparktop.tui.widgets.status import StatusBar
 
 LEVEL_CLASS = {"info": "events--info", "warning": "events--warning", "error": "events--error"}
@@ -54,10 +56,11 @@ class EventsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield RichLog(id="log", markup=False, highlight=False, wrap=True, auto_scroll=True)
+        yield ReplayBar(id="replay")
         yield KeyBar(id="keys")
 
     def show(self, frame: Frame, paused: bool = False) -> None:
-        self.query_one(StatusBar).show(frame, paused)
+        show_bars(self, frame, paused)
         log = self.query_one(RichLog)
         events = frame.events
         start = 0
@@ -83,4 +86,4 @@ class EventsScreen(Screen[None]):
             self._last = events[-1]
 
     def show_status(self, frame: Frame, paused: bool) -> None:
-        self.query_one(StatusBar).show(frame, paused)
+        show_bars(self, frame, paused)

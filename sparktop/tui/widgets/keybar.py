@@ -39,7 +39,8 @@ class KeyBar(Static):
         key_style = self.get_component_rich_style("keybar--key")
         label_style = self.get_component_rich_style("keybar--label")
         text = Text(no_wrap=True, overflow="ellipsis")
-        for key, label in (*KEYS, *self.extra):
+        extra = tuple(getattr(self.app, "extra_keys", ())) + self.extra
+        for key, label in (*extra, *KEYS):
             text.append(f" {key} ", key_style)
             text.append(f"{label} ", label_style)
         self.update(text)

@@ -1,0 +1,39 @@
+"""`sparktop replay FILE`: a recording in the dashboard, with the replay bar."""
+
+from __future__ import annotations
+
+import argparse
+
+from sparktop.cli import EXIT_OK, CliError
+from sparktop.config import load_settings
+from sparktop.recording.format import RecordingError
+from sparktop.recording.reader import Recording
+
+
+def run(args: argparse.Namespace) -> int:
+    from sparktop.recording.replay import ReplayFeed
+    from sparktop.tui.app import make_app
+    from sparktop.tui.screens.goto import parse_target
+
+    settings = load_settings(args)
+    try:
+        recording = Recording.open(args.file)
+    except RecordingError as exc:
+        raise CliError(str(exc), hint="sparktop replays files it recorded (*.sparktop)") from None
+    start_at = None
+    if args.at:
+        start_at = parse_target(args.at, recording.start, recording.start, recording.end)
+        if start_at is None:
+            raise CliError(
+                f"--at {args.at!r}: not a time", hint="use HH:MM[:SS], +5m (from the start) or 50%"
+            )
+    try:
+        feed = ReplayFeed(recording, speed=args.speed, playing=not args.paused, start_at=start_at)
+    except RecordingError as exc:
+        raise CliError(str(exc)) from None
+    app = make_app(settings, feed)
+    try:
+        app.run()
+    finally:
+        recording.close()
+    return app.return_code or EXIT_OK

@@ -1,0 +1,66 @@
+"""Attaching a recorder to a live session (used by watch, demo and load)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sparktop.model import Event, RecordingStatus
+from sparktop.recording.format import RecordingError
+from sparktop.recording.writer import Recorder, default_name
+from sparktop.session import Session
+
+log = logging.getLogger("sparktop.recording")
+
+
+def start_recording(
+    session: Session,
+    *,
+    path: Path | None,
+    directory: Path,
+    what: str,
+    simulated: bool,
+    settings: Mapping[str, Any],
+    profile: Mapping[str, Any] | None = None,
+    workload: Mapping[str, Any] | None = None,
+) -> Callable[[], Awaitable[RecordingStatus | None]]:
+    """Record ``session`` to ``path`` (or a time-sorted name in ``directory``).
+
+    Returns the closer to call when the session ends. When the file cannot be created the session
+    goes on unrecorded: the failure shows in the status bar and as an error event.
+    """
+    model = session.target.model if isinstance(session.target.model, str) else None
+    if path is None or path == Path():
+        path = directory / default_name(model or session.target.label, what, simulated)
+    target = path
+    try:
+        recorder = Recorder(
+            target,
+            target=session.target,
+            simulated=simulated,
+            settings=settings,
+            profile=profile,
+            workload=workload,
+        )
+    except RecordingError as exc:
+        session.recording = RecordingStatus(str(target), 0, False, f"not recording: {exc}")
+        session.observe(Event(session.server.since, "error", f"not recording: {exc}", "sparktop", "error"))
+        log.warning("not recording: %s", exc)
+
+        async def nothing() -> RecordingStatus | None:
+            return None
+
+        return nothing
+    session.sinks.append(recorder)
+    session.recording_status = lambda: recorder.status
+
+    async def close() -> RecordingStatus | None:
+        import asyncio
+
+        if recorder in session.sinks:
+            session.sinks.remove(recorder)
+        return await asyncio.to_thread(recorder.close)
+
+    return close

@@ -1,0 +1,175 @@
+"""Replay: a recording fed back through a fresh session, at any speed, from any moment.
+
+The feed keeps a position on the recording's clock. Playing moves it forward by real time times
+the speed; every observation up to the position goes into the session, exactly as it did live, and
+the frame is taken at the position. Seeking rebuilds the session from far enough back to fill the
+windows and the history a frame shows, so the figures at any moment equal the live ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+from sparktop.feeds import Emit
+from sparktop.model import Event, Frame, ReplayStatus
+from sparktop.recording.format import RecordingError
+from sparktop.recording.reader import Recording
+from sparktop.session import Session
+
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+MARK_KINDS = ("event",)
+
+
+@dataclass
+class _Cursor:
+    observations: Iterator[object]
+    pending: object | None = None
+
+
+class ReplayFeed:
+    """Frames from a recording, under the viewer's control (play, pause, speed, step, seek)."""
+
+    def __init__(
+        self,
+        recording: Recording,
+        *,
+        span_s: float = 300.0,
+        speed: float = 1.0,
+        playing: bool = True,
+        frame_every: float = 0.1,
+        start_at: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.recording = recording
+        self.span_s = span_s
+        self.speed = speed
+        self.playing = playing
+        self.frame_every = frame_every
+        self.interval = recording.setting("interval", 1.0)
+        self.window_s = recording.setting("window", 60.0)
+        self.rate_window_s = recording.setting("rate_window", 10.0)
+        self._clock = clock
+        self._event_times = recording.times(MARK_KINDS)
+        self.session = self._new_session()
+        self._cursor: _Cursor | None = None
+        self.position = recording.start
+        self.error: str | None = None
+        self.seek(recording.start if start_at is None else start_at)
+
+    # ----------------------------------------------------------------------------------------------
+    # state
+
+    def _new_session(self) -> Session:
+        return Session(
+            replace(self.recording.target, kind="replay", simulated=self.recording.simulated),
+            window_s=self.window_s,
+            rate_window_s=self.rate_window_s,
+            history_s=max(1800.0, self.span_s),
+            start=self.recording.start,
+        )
+
+    def _feed_until(self, t: float) -> None:
+        """Give the session every observation up to ``t``."""
+        cursor = self._cursor
+        if cursor is None:
+            return
+        try:
+            while True:
+                obs = cursor.pending if cursor.pending is not None else next(cursor.observations)
+                cursor.pending = None
+                if obs.t > t:  # type: ignore[attr-defined]
+                    cursor.pending = obs
+                    return
+                self.session.observe(obs)  # type: ignore[arg-type]
+        except StopIteration:
+            self._cursor = None
+        except RecordingError as exc:
+            self._cursor = None
+            self.error = str(exc)
+            self.session.observe(
+                Event(t, "error", f"recording unreadable from here: {exc}", "sparktop", "error")
+            )
+
+    def seek(self, t: float) -> None:
+        """Jump to ``t`` (clamped to the recording)."""
+        t = min(max(t, self.recording.start), self.recording.end)
+        lookback = self.span_s + max(self.window_s, self.rate_window_s) + 2 * self.interval
+        if self._cursor is not None and self.position <= t <= self.position + lookback:
+            self.position = t  # close ahead: just play forward
+            self._feed_until(t)
+            return
+        self.session = self._new_session()
+        self.error = None
+        start = max(self.recording.start, t - lookback)
+        self._cursor = _Cursor(self.recording.observations(t_from=start))
+        self.position = t
+        self._feed_until(t)
+
+    # ----------------------------------------------------------------------------------------------
+    # controls
+
+    def toggle(self) -> None:
+        if not self.playing and self.position >= self.recording.end:
+            self.seek(self.recording.start)
+        self.playing = not self.playing
+
+    def faster(self) -> None:
+        later = [s for s in SPEEDS if s > self.speed]
+        self.speed = later[0] if later else SPEEDS[-1]
+
+    def slower(self) -> None:
+        earlier = [s for s in SPEEDS if s < self.speed]
+        self.speed = earlier[-1] if earlier else SPEEDS[0]
+
+    def step(self, steps: int) -> None:
+        self.playing = False
+        self.seek(self.position + steps * self.interval)
+
+    def next_mark(self) -> None:
+        i = bisect.bisect_right(self._event_times, self.position + 1e-6)
+        if i < len(self._event_times):
+            self.seek(self._event_times[i])
+
+    def previous_mark(self) -> None:
+        i = bisect.bisect_left(self._event_times, self.position - 1e-6) - 1
+        if i >= 0:
+            self.seek(self._event_times[i])
+
+    def to_start(self) -> None:
+        self.seek(self.recording.start)
+
+    def to_end(self) -> None:
+        self.playing = False
+        self.seek(self.recording.end)
+
+    def mark(self, note: str) -> None:
+        """Markers belong to live sessions; in a replay they are shown but not saved."""
+        self.session.observe(Event(self.position, "marker", note, source="user"))
+
+    # ----------------------------------------------------------------------------------------------
+    # frames
+
+    def status(self) -> ReplayStatus:
+        return ReplayStatus(self.position, self.recording.start, self.recording.end, self.speed, self.playing)
+
+    def frame(self) -> Frame:
+        self.session.replay = self.status()
+        return self.session.frame(self.span_s, now=self.position)
+
+    async def run(self, emit: Emit) -> None:
+        last = self._clock()
+        while True:
+            now = self._clock()
+            if self.playing:
+                target = min(self.recording.end, self.position + (now - last) * self.speed)
+                self.position = target
+                self._feed_until(target)
+                if target >= self.recording.end:
+                    self.playing = False
+            last = now
+            emit(self.frame())
+            await asyncio.sleep(self.frame_every)
