@@ -52,8 +52,7 @@ class Recording:
         self._zdicts: dict[str, bytes] = {}
         self._layouts: dict[int, tuple[tuple[str, ...], list[Series]]] = {}
         self._schema = Schema()
-        span = self._query("SELECT MIN(t), MAX(t), COUNT(*) FROM observations")
-        row = span.fetchone()
+        row = self._one("SELECT MIN(t), MAX(t), COUNT(*) FROM observations")
         self.start: float = float(row[0]) if row and row[0] is not None else float(meta.get("created", 0.0))
         self.end: float = float(row[1]) if row and row[1] is not None else self.start
         self.count: int = int(row[2]) if row else 0
@@ -149,6 +148,18 @@ class Recording:
     # ----------------------------------------------------------------------------------------------
     # rows
 
+    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
+        try:
+            return self._db.execute(sql, args).fetchone()
+        except sqlite3.Error as exc:
+            raise RecordingError(f"{self.path}: damaged ({_one_line(exc)})") from None
+
+    def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise RecordingError(f"{self.path}: damaged ({_one_line(exc)})") from None
+
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         try:
             return self._db.execute(sql, args)
@@ -193,11 +204,11 @@ class Recording:
 
     def keyframe_before(self, t: float) -> float | None:
         """Time of the last scrape keyframe at or before ``t`` (where decoding can start)."""
-        row = self._query(
+        row = self._one(
             "SELECT t FROM observations WHERE t <= ? AND kind='scrape' AND keyframe=1 "
             "ORDER BY t DESC LIMIT 1",
             (t,),
-        ).fetchone()
+        )
         return float(row[0]) if row and row[0] is not None else None
 
     def times(self, kinds: tuple[str, ...]) -> list[float]:
@@ -205,7 +216,7 @@ class Recording:
         marks = ",".join("?" * len(kinds))
         return [
             float(r[0])
-            for r in self._query(f"SELECT t FROM observations WHERE kind IN ({marks}) ORDER BY t", kinds)  # noqa: S608
+            for r in self._all(f"SELECT t FROM observations WHERE kind IN ({marks}) ORDER BY t", kinds)  # noqa: S608
         ]
 
     # ----------------------------------------------------------------------------------------------
@@ -244,7 +255,7 @@ class Recording:
         cached = self._layouts.get(layout)
         if cached is not None:
             return cached
-        row = self._query("SELECT keys FROM layouts WHERE id=?", (layout,)).fetchone()
+        row = self._one("SELECT keys FROM layouts WHERE id=?", (layout,))
         if row is None:
             raise RecordingError(f"{self.path}: missing series layout {layout}")
         try:

@@ -32,7 +32,7 @@ from sparktop.model import GpuSample, RecordingStatus, ScrapeResult, TargetInfo,
 from sparktop.recording import format as fmt
 from sparktop.recording.format import RecordingError
 from sparktop.recording.kinds import kind_of
-from sparktop.recording.redact import redact_target
+from sparktop.recording.redact import redact_mapping, redact_target
 
 log = logging.getLogger("sparktop.recording")
 
@@ -77,9 +77,9 @@ class Recorder:
             "settings": dict(settings or {}),
         }
         if profile is not None:
-            meta["profile"] = dict(profile)
+            meta["profile"] = redact_mapping(profile)
         if workload is not None:
-            meta["workload"] = dict(workload)
+            meta["workload"] = redact_mapping(workload)
         try:
             with self._db:
                 self._db.executemany(

@@ -1,0 +1,211 @@
+"""Recordings as untrusted input, secrets, full disks, and a process killed while recording."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sparktop.model import Event, TargetInfo
+from sparktop.recording.format import RecordingError
+from sparktop.recording.reader import Recording
+from sparktop.recording.writer import Recorder
+from tests.support.recordings import observations, record
+
+GOLDEN = Path(__file__).parent.parent / "fixtures" / "golden-v1.sparktop"
+ENV = {**os.environ, "SPARKTOP_CONFIG": "/nonexistent/sparktop.toml"}
+
+
+def read_all(path: Path) -> list[object]:
+    with Recording.open(path) as rec:
+        return list(rec.observations())
+
+
+def replay_cli(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sparktop", "replay", str(path)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "not a SQLite database"),
+        (b"hello, world\n" * 100, "not a SQLite database"),
+        (b"\x80\x04\x95pickle", "not a SQLite database"),
+    ],
+)
+def test_not_a_recording(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "x.sparktop"
+    path.write_bytes(content)
+    with pytest.raises(RecordingError, match=message):
+        Recording.open(path)
+    proc = replay_cli(path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("sparktop: error:") and "Traceback" not in proc.stderr
+    assert message in proc.stderr
+
+
+def test_foreign_sqlite_and_newer_version(tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE t(x)")
+    with pytest.raises(RecordingError, match="not a sparktop recording"):
+        Recording.open(foreign)
+    newer = tmp_path / "newer.sparktop"
+    shutil.copy(GOLDEN, newer)
+    with sqlite3.connect(newer) as db:
+        db.execute("UPDATE meta SET value='7' WHERE key='version'")
+    with pytest.raises(RecordingError, match="format 7 by a newer sparktop"):
+        Recording.open(newer)
+    proc = replay_cli(newer)
+    assert proc.returncode == 2 and "upgrade sparktop" in proc.stderr
+
+
+def test_truncated_files_give_one_line_errors(tmp_path: Path) -> None:
+    data = GOLDEN.read_bytes()
+    for cut in (100, 4096, len(data) // 2, len(data) - 100):
+        path = tmp_path / f"cut{cut}.sparktop"
+        path.write_bytes(data[:cut])
+        try:
+            got = read_all(path)
+        except RecordingError as exc:
+            assert "\n" not in str(exc)
+        else:
+            assert got == list(observations(40))[: len(got)]
+
+
+def test_damaged_rows(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.sparktop"
+    shutil.copy(GOLDEN, path)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE observations SET data=x'deadbeef' WHERE seq=10")
+    with Recording.open(path) as rec:
+        seen = []
+        with pytest.raises(RecordingError, match="row 10"):
+            for obs in rec.observations():
+                seen.append(obs)
+    assert seen == list(observations(40))[:9]  # everything before the damage is delivered
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 60_000), st.integers(0, 255)), min_size=1, max_size=20))
+def test_flipped_bytes_never_escape_as_other_errors(tmp_path: Path, flips: list[tuple[int, int]]) -> None:
+    data = bytearray(GOLDEN.read_bytes())
+    for offset, value in flips:
+        data[offset % len(data)] = value
+    path = tmp_path / "fuzz.sparktop"
+    path.write_bytes(bytes(data))
+    try:
+        read_all(path)
+    except RecordingError as exc:
+        assert str(exc) and "\n" not in str(exc)
+
+
+def test_secrets_never_reach_the_file(tmp_path: Path) -> None:
+    secret = "hf_sEcReTtOkEn1234567890"
+    path = tmp_path / "s.sparktop"
+    recorder = Recorder(
+        path,
+        target=TargetInfo(f"http://admin:{secret}@127.0.0.1:8000/?api_key={secret}", "url"),
+        profile={
+            "image": "vllm/vllm-openai:v0.20.1",
+            "env": ["HF_TOKEN"],
+            "HF_TOKEN": secret,
+            "nested": {"token": secret},
+        },
+    )
+    recorder(Event(1.0, "log", "hello", "container"))
+    assert recorder.close().ok
+    raw = path.read_bytes()
+    assert secret.encode() not in raw
+    with Recording.open(path) as rec:
+        assert "[redacted]" in rec.meta["target"]["label"]
+        assert rec.meta["profile"]["env"] == ["HF_TOKEN"]
+
+
+def test_unwritable_path_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(RecordingError, match="cannot create the directory"):
+        Recorder(blocker / "sub" / "r.sparktop", target=TargetInfo("x", "url"))
+    existing = tmp_path / "exists.sparktop"
+    existing.write_text("x")
+    with pytest.raises(RecordingError, match="never overwritten"):
+        Recorder(existing, target=TargetInfo("x", "url"))
+
+
+def test_full_disk_stops_recording_and_keeps_the_file_readable(tmp_path: Path) -> None:
+    path = tmp_path / "full.sparktop"
+    recorder = Recorder(path, target=TargetInfo("x", "url"), commit_every=0.05)
+    db = sqlite3.connect(path)
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.close()
+    # the recorder's own connection: cap the file a few pages beyond its size, as a full disk would
+    recorder._db.execute(f"PRAGMA max_page_count={pages + 6}")
+    written = []
+    for obs in observations(200):
+        recorder(obs)  # never raises, whatever the disk does
+        written.append(obs)
+        time.sleep(0.001)
+    time.sleep(0.3)
+    status = recorder.status
+    assert not status.ok and status.detail.startswith("disk full")
+    assert "keeps everything up to" in status.detail
+    recorder.close()
+    got = read_all(path)
+    assert 0 < len(got) < len(written)
+    assert got == written[: len(got)]
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from pathlib import Path
+    from sparktop.recording.writer import Recorder
+    from tests.support.recordings import TARGET, observations
+    recorder = Recorder(Path({path!r}), target=TARGET)
+    for obs in observations(100000):
+        recorder(obs)
+        print(obs.t, flush=True)   # the moment it was handed over
+        time.sleep(0.02)
+    """
+)
+
+
+def test_sigkill_keeps_all_but_the_last_second(tmp_path: Path) -> None:
+    path = tmp_path / "killed.sparktop"
+    script = WRITER.format(root=str(Path(__file__).parents[2]), path=str(path))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    handed: list[tuple[float, float]] = []  # (wall time it was handed over, observation time)
+    deadline = time.monotonic() + 4.0
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        handed.append((time.monotonic(), float(line)))
+    killed_at = time.monotonic()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with Recording.open(path) as rec:
+        assert not rec.complete  # no clean close
+        got = list(rec.observations())
+    last_t = got[-1].t  # type: ignore[attr-defined]
+    # everything handed over more than one second before the kill is in the file
+    due = [t for wall, t in handed if wall < killed_at - 1.0]
+    assert due and last_t >= due[-1]

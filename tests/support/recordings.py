@@ -1,0 +1,51 @@
+"""Deterministic sessions to record: fixed times, realistic pages, GPU samples and events."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+from sparktop.model import Event, ScrapeResult, ServerInfo, TargetInfo, WorkloadProgress
+from sparktop.recording.writer import Recorder
+from sparktop.vllm.exposition import SeriesParser
+from sparktop.vllm.schema import Schema
+from tests.support.frames import T0, gb10_sample
+from tests.support.vllm_pages import LoadedServer
+
+TARGET = TargetInfo("http://127.0.0.1:8000", "url", profile="gemma4-26b-a4b-nvfp4")
+
+
+def observations(seconds: int, seed: int = 3, engines: int = 1) -> Iterator[object]:
+    """What a session would see over ``seconds`` seconds, one scrape and one GPU sample a second."""
+    server = LoadedServer(engines=engines, seed=seed)
+    parser, schema = SeriesParser(), Schema()
+    yield Event(T0, "startup", "Application startup complete.", "vllm")
+    yield ServerInfo(T0 + 0.2, "0.23.0", ("gemma-4-26b-a4b-nvfp4",), 131072, "nvidia/Gemma-4-26B-A4B-NVFP4")
+    for i in range(seconds):
+        t = T0 + 1 + i
+        if i == seconds // 3:
+            yield ScrapeResult(t, "unreachable", "connection refused")
+            continue
+        server.step()
+        reading = schema.read(parser.parse(server.page()), t)
+        yield ScrapeResult(t, "healthy", "ok", 0.004, reading.snapshot, reading.keys, reading.values)
+        yield gb10_sample(t + 0.5, 0.5 + 0.4 * math.sin(i / 20))
+        if i % 10 == 5:
+            yield Event(
+                t + 0.6, "workload", f"step {i}", "workload", data={"phase": f"s{i}", "boundary": "start"}
+            )
+            yield WorkloadProgress(t + 0.7, f"s{i}", i, seconds, 4, 0, float(i))
+        if i == seconds // 2:
+            yield Event(t + 0.8, "marker", "halfway", "user")
+
+
+def record(path: Path, seconds: int, **kw: object) -> list[object]:
+    """Record ``observations(seconds)`` to ``path``; returns what was recorded."""
+    recorder = Recorder(path, target=TARGET, settings={"interval": 1.0, "window": 60.0, "rate_window": 10.0})
+    recorded = list(observations(seconds, **kw))  # type: ignore[arg-type]
+    for obs in recorded:
+        recorder(obs)
+    status = recorder.close()
+    assert status.ok, status.detail
+    return recorded
