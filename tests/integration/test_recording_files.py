@@ -20,7 +20,7 @@ from sparktop.model import Event, TargetInfo
 from sparktop.recording.format import RecordingError
 from sparktop.recording.reader import Recording
 from sparktop.recording.writer import Recorder
-from tests.support.recordings import observations, record
+from tests.support.recordings import observations
 
 GOLDEN = Path(__file__).parent.parent / "fixtures" / "golden-v1.sparktop"
 ENV = {**os.environ, "SPARKTOP_CONFIG": "/nonexistent/sparktop.toml"}
