@@ -41,6 +41,8 @@ from sparktop.model import (
 )
 
 Observation = ScrapeResult | GpuSample | Event | ServerInfo | WorkloadProgress
+HISTORY_LATENCY = ("ttft",)
+"""Latency histograms whose figures go into the plotted history at every scrape."""
 Sink = Callable[[Observation], None]
 
 _STATE_LEVEL = {
@@ -74,7 +76,9 @@ class Session:
         self.history = HistoryStore(capacity_s=history_s)
         self.events: deque[Event] = deque(maxlen=max_events)
         self.sinks: list[Sink] = []
-        self.figures: Figures | None = None
+        self._figures: Figures | None = None
+        self._history_figures: Figures | None = None
+        self._figures_stale = False
         self.gpu: GpuSample | None = None
         self.workload: WorkloadProgress | None = None
         self.recording: RecordingStatus | None = None
@@ -133,7 +137,9 @@ class Session:
                         result.t, "state", "counters went down: the server restarted", "sparktop", "warning"
                     )
                 )
-            self.figures = self.timeline.figures(self.window_s, self.rate_window_s)
+            # the history needs only some latencies; the rest wait until a frame asks for them
+            self._history_figures = self.timeline.figures(self.window_s, self.rate_window_s, HISTORY_LATENCY)
+            self._figures_stale = True
             tokens = result.snapshot.scalars.get("generation_tokens_total")
             if tokens is not None:
                 self._tokens.append((result.t, tokens))
@@ -158,7 +164,7 @@ class Session:
 
     def _append_history(self, t: float, ok: bool) -> None:
         values: dict[str, float] = {}
-        f = self.figures if ok else None
+        f = self._history_figures if ok else None
         if f is not None:
             _put(values, "running", f.requests_running)
             _put(values, "waiting", f.requests_waiting)
@@ -187,6 +193,14 @@ class Session:
 
     # ----------------------------------------------------------------------------------------------
     # out
+
+    @property
+    def figures(self) -> Figures | None:
+        """Every figure at the latest scrape (computed on first use after each scrape)."""
+        if self._figures_stale:
+            self._figures = self.timeline.figures(self.window_s, self.rate_window_s)
+            self._figures_stale = False
+        return self._figures
 
     def gpu_figures(self, now: float) -> GpuFigures:
         start = now - self.rate_window_s

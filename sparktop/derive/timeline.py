@@ -185,7 +185,9 @@ class Timeline:
                 return ticks[i]
         return None
 
-    def figures(self, window_s: float, rate_window_s: float | None = None) -> Figures | None:
+    def figures(
+        self, window_s: float, rate_window_s: float | None = None, latency: tuple[str, ...] = HISTOGRAM_KEYS
+    ) -> Figures | None:
         """Figures at the latest snapshot: latency percentiles over the trailing ``window_s``
         seconds, rates (tokens/s, requests/s...) over ``rate_window_s`` (default: the same)."""
         snap = self._latest
@@ -274,7 +276,10 @@ class Timeline:
                 rate("prefix_cache_queries_total"),
                 "no prefix-cache queries in the window",
             ),
-            latency={key: self._latency(key, snap, latency_start) for key in HISTOGRAM_KEYS},
+            latency={
+                key: self._latency(key, snap, latency_start) if key in latency else Unknown("not computed")
+                for key in HISTOGRAM_KEYS
+            },
             counter_resets=self.resets,
         )
 

@@ -17,8 +17,9 @@ Payloads (after ``zlib.decompress``; JSON is UTF-8):
   "metrics"}``, a newline, then the ``n`` values of the layout's series (compressed with the
   ``scrape`` dictionary like every kind, below). A keyframe holds them as little-endian
   float64. A delta row holds, against the previous scrape row (same layout): a bitmap of the values
-  that changed (bit i of byte i//8), a bitmap of those whose change is an integer step, then the
-  integer steps as zigzag LEB128 varints (in order), then the other changed values as float64. A
+  that changed (bit i of byte i//8), a bitmap of those whose change is an integer step (both values
+  integers, the step within a signed 32-bit integer), then those steps as little-endian int32 in
+  order, then the other changed values as float64 in order. A
   keyframe is written every ``KEYFRAME_EVERY`` scrapes, whenever the layout changes, and first.
 - every other kind: the observation encoded by ``sparktop.codec`` as JSON.
 
@@ -97,9 +98,26 @@ def decode_keyframe(data: bytes, n: int) -> list[float]:
     return values.tolist()
 
 
-def _is_step(new: float, old: float) -> bool:
-    """Both are integers small enough that their difference is exact."""
-    return new.is_integer() and old.is_integer() and abs(new) < 2**53 and abs(old) < 2**53
+_STEP_LIMIT = 2**31
+
+
+def _step(new: float, old: float) -> int | None:
+    """``new - old`` when both are integers and the step fits a 32-bit integer, else None."""
+    if new.is_integer() and old.is_integer() and abs(new) < 2**53 and abs(old) < 2**53:
+        diff = int(new) - int(old)
+        if -_STEP_LIMIT <= diff < _STEP_LIMIT:
+            return diff
+    return None
+
+
+# the set bits of every byte value, lowest first
+_BITS: tuple[tuple[int, ...], ...] = tuple(
+    tuple(b for b in range(8) if value & (1 << b)) for value in range(256)
+)
+
+
+def _positions(bitmap: bytes) -> list[int]:
+    return [(k << 3) + b for k, byte in enumerate(bitmap) if byte for b in _BITS[byte]]
 
 
 def encode_delta(values: Sequence[float], previous: Sequence[float]) -> bytes:
@@ -107,21 +125,23 @@ def encode_delta(values: Sequence[float], previous: Sequence[float]) -> bytes:
     n = len(values)
     changed = bytearray((n + 7) // 8)
     stepped = bytearray((n + 7) // 8)
-    steps = bytearray()
+    steps = array("i")
     raw = array("d")
     for i, (new, old) in enumerate(zip(values, previous, strict=True)):
         if new == old or (new != new and old != old and struct.pack("<d", new) == struct.pack("<d", old)):
             continue
         changed[i >> 3] |= 1 << (i & 7)
-        if new == new and old == old and not math.isinf(new) and not math.isinf(old) and _is_step(new, old):
+        finite = new == new and old == old and not (math.isinf(new) or math.isinf(old))
+        diff = _step(new, old) if finite else None
+        if diff is not None:
             stepped[i >> 3] |= 1 << (i & 7)
-            diff = int(new) - int(old)
-            _varint(steps, diff * 2 if diff >= 0 else -diff * 2 - 1)  # zigzag
+            steps.append(diff)
         else:
             raw.append(new)
     if not _LITTLE:
+        steps.byteswap()
         raw.byteswap()
-    return bytes(changed) + bytes(stepped) + bytes(steps) + raw.tobytes()
+    return bytes(changed) + bytes(stepped) + steps.tobytes() + raw.tobytes()
 
 
 def decode_delta(data: bytes, previous: Sequence[float]) -> list[float]:
@@ -129,49 +149,30 @@ def decode_delta(data: bytes, previous: Sequence[float]) -> list[float]:
     size = (n + 7) // 8
     if len(data) < 2 * size:
         raise RecordingError("delta row shorter than its bitmaps")
-    changed, stepped = data[:size], data[size : 2 * size]
-    pos = 2 * size
-    out = list(previous)
-    floats: list[int] = []
-    for i in range(n):
-        if changed[i >> 3] & (1 << (i & 7)):
-            if stepped[i >> 3] & (1 << (i & 7)):
-                value, pos = _read_varint(data, pos)
-                diff = value >> 1 if not value & 1 else -((value + 1) >> 1)
-                out[i] = float(int(previous[i]) + diff)
-            else:
-                floats.append(i)
-    rest = data[pos:]
-    if len(rest) != 8 * len(floats):
-        raise RecordingError("delta row has the wrong number of raw values")
+    changed = int.from_bytes(data[:size], "little")
+    stepped = int.from_bytes(data[size : 2 * size], "little")
+    if stepped & ~changed:
+        raise RecordingError("delta row marks unchanged values as stepped")
+    step_at = _positions(data[size : 2 * size])
+    raw_at = _positions((changed & ~stepped).to_bytes(size, "little"))
+    if (step_at and step_at[-1] >= n) or (raw_at and raw_at[-1] >= n):
+        raise RecordingError("delta row marks a value beyond its layout")
+    body = data[2 * size :]
+    if len(body) != 4 * len(step_at) + 8 * len(raw_at):
+        raise RecordingError("delta row has the wrong number of values")
+    steps = array("i")
+    steps.frombytes(body[: 4 * len(step_at)])
     raw = array("d")
-    raw.frombytes(rest)
+    raw.frombytes(body[4 * len(step_at) :])
     if not _LITTLE:
+        steps.byteswap()
         raw.byteswap()
-    for i, number in zip(floats, raw, strict=True):
+    out = list(previous)
+    for i, diff in zip(step_at, steps, strict=True):
+        out[i] = float(int(out[i]) + diff)
+    for i, number in zip(raw_at, raw, strict=True):
         out[i] = number
     return out
-
-
-def _varint(out: bytearray, value: int) -> None:
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        if pos >= len(data) or shift > 70:
-            raise RecordingError("truncated or malformed varint in a delta row")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
 
 
 _LITTLE = struct.pack("=H", 1) == b"\x01\x00"

@@ -31,6 +31,8 @@ from sparktop.vllm.schema import Schema
 
 _STATES = ("unknown", "unreachable", "starting", "unresponsive", "healthy", "dead", "metrics-disabled")
 MAX_PAYLOAD = 64 * 1024 * 1024
+# A damaged file can make SQLite report errors whose text is not UTF-8: those are damage too.
+_DB_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, UnicodeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +79,11 @@ class Recording:
         try:
             uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
             db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            # text in a damaged file may not be UTF-8: never let that escape as a decoding error
+            db.text_factory = lambda raw: raw.decode("utf-8", errors="replace")
             db.execute("PRAGMA query_only=1")
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        except sqlite3.Error as exc:
+        except _DB_ERRORS as exc:
             raise RecordingError(f"{path}: damaged or not a recording ({_one_line(exc)})") from None
         if not {"meta", "layouts", "observations"} <= tables:
             db.close()
@@ -89,7 +93,7 @@ class Recording:
             for key, value in db.execute("SELECT key, value FROM meta"):
                 if isinstance(key, str) and isinstance(value, str):
                     meta[key] = orjson.loads(value)
-        except (sqlite3.Error, orjson.JSONDecodeError) as exc:
+        except (sqlite3.Error, UnicodeError, orjson.JSONDecodeError) as exc:
             db.close()
             raise RecordingError(f"{path}: unreadable metadata ({_one_line(exc)})") from None
         if meta.get("format") != fmt.FORMAT_NAME:
@@ -108,7 +112,7 @@ class Recording:
             )
         try:
             return cls(path, db, meta)
-        except sqlite3.Error as exc:
+        except _DB_ERRORS as exc:
             db.close()
             raise RecordingError(f"{path}: damaged ({_one_line(exc)})") from None
 
@@ -151,19 +155,19 @@ class Recording:
     def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Any:
         try:
             return self._db.execute(sql, args).fetchone()
-        except sqlite3.Error as exc:
+        except _DB_ERRORS as exc:
             raise RecordingError(f"{self.path}: damaged ({_one_line(exc)})") from None
 
     def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         try:
             return self._db.execute(sql, args).fetchall()
-        except sqlite3.Error as exc:
+        except _DB_ERRORS as exc:
             raise RecordingError(f"{self.path}: damaged ({_one_line(exc)})") from None
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         try:
             return self._db.execute(sql, args)
-        except sqlite3.Error as exc:
+        except _DB_ERRORS as exc:
             raise RecordingError(f"{self.path}: damaged ({_one_line(exc)})") from None
 
     def rows(
@@ -189,7 +193,7 @@ class Recording:
         while True:
             try:
                 batch = cursor.fetchmany(512)
-            except sqlite3.Error as exc:
+            except _DB_ERRORS as exc:
                 raise RecordingError(f"{self.path}: damaged ({_one_line(exc)})") from None
             if not batch:
                 return

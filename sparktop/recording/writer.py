@@ -60,6 +60,8 @@ class Recorder:
         self._detail = ""
         self._bytes = 0
         self._last_t: float | None = None
+        self.writer_cpu_s = 0.0
+        """CPU the writer thread has used so far (encoding and committing)."""
         self._lock = threading.Lock()
         self._db = self._open(path)
         meta: dict[str, Any] = {
@@ -148,7 +150,9 @@ class Recorder:
                 pass
             if stopping or time.monotonic() >= deadline:
                 if pending and self._ok:
+                    started = time.thread_time()
                     self._write(pending)
+                    self.writer_cpu_s += time.thread_time() - started
                 pending = []
                 deadline = time.monotonic() + self.commit_every
         self._finish()
