@@ -284,6 +284,21 @@ class VllmMetrics:
         if isinstance(family, Histogram):
             family.labels(*self._labels(engine)).observe(value)
 
+    def counter_child(self, name: str, engine: int = 0, extra: Sequence[str] = ()) -> Counter | None:
+        """The labelled counter ``name`` for updates on a hot path (None when this style lacks it)."""
+        family = self._families.get(name)
+        return family.labels(*self._labels(engine), *extra) if isinstance(family, Counter) else None
+
+    def gauge_child(self, name: str, engine: int = 0) -> Gauge | None:
+        """The labelled gauge ``name`` (None when this style lacks it)."""
+        family = self._families.get(name)
+        return family.labels(*self._labels(engine)) if isinstance(family, Gauge) else None
+
+    def histogram_child(self, name: str, engine: int = 0) -> Histogram | None:
+        """The labelled histogram ``name`` (None when this style lacks it)."""
+        family = self._families.get(name)
+        return family.labels(*self._labels(engine)) if isinstance(family, Histogram) else None
+
     def set_kv_cache_usage(self, fraction: float, engine: int = 0) -> None:
         """KV-cache usage under whichever names this style exposes."""
         self.set("vllm:kv_cache_usage_perc", fraction, engine)

@@ -1,0 +1,677 @@
+"""The simulated vLLM server: a profile's engine behind vLLM's HTTP API, in scaled real time.
+
+``SimServer`` binds its port at once, runs vLLM's startup (log lines, phases, memory checks) and
+only then serves HTTP, so early clients connect and wait as they do on vLLM. The engine loop plans a
+step, sleeps until the model time its tokens are due, writes every stream's chunk for that step
+directly to the sockets, and records how late it was. Time is model time: the wall clock at start
+plus ``speed`` x elapsed, so a speed factor compresses everything (startup, steps, faults, logs).
+
+    async with SimServer(SimConfig(profile="gemma4-26b-a4b-nvfp4", startup="fast")) as sim:
+        await sim.wait_ready()
+        ... sim.url ...
+
+``start_in_thread`` runs one on its own event loop in a daemon thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, TextIO
+
+import orjson
+
+from sparktop import codec
+from sparktop.model import GpuSample
+from sparktop.sim import startup as st
+from sparktop.sim.calibration import engine_config
+from sparktop.sim.engine import Engine
+from sparktop.sim.faults import FaultConfig
+from sparktop.sim.gpu import SimGpu
+from sparktop.sim.httpserver import HttpConnection, HttpRequest, HttpServer, bind_socket
+from sparktop.sim.memory import DEFAULT_HOST_USED_BYTES, plan_memory
+from sparktop.sim.openai_api import (
+    METHOD_NOT_ALLOWED_BODY,
+    NOT_FOUND_BODY,
+    ApiError,
+    Kind,
+    ServedModel,
+    engine_dead,
+    models_payload,
+    parse_generation,
+    parse_tokenize,
+    validation_error,
+)
+from sparktop.sim.profiles import GIB, Profile, Serving, get_profile
+from sparktop.sim.stats import ServerMetrics, cache_config_labels
+from sparktop.sim.streams import GenerationStream, plan_output
+from sparktop.sim.vllm_metrics import STYLES, Style
+
+State = Literal["created", "starting", "ready", "failed", "dead", "stopped"]
+LEGACY_VERSIONS: dict[Style, str] = {"v0.10": "0.10.2", "v0.7": "0.7.3"}
+"""What ``/version`` answers when the server poses as an older vLLM."""
+METRICS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+JSON = b"application/json"
+DEAD_LINGER_S = 2.0
+"""Model seconds a dead engine's API server keeps answering (503) before it exits."""
+
+
+class SimStartupError(RuntimeError):
+    """The simulated vLLM failed to start; the message is vLLM's root-cause line."""
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Everything a simulated server needs; ``None`` overrides keep the profile's value."""
+
+    profile: str = "gemma4-26b-a4b-nvfp4"
+    host: str = "127.0.0.1"
+    port: int = 0
+    speed: float = 1.0
+    seed: int = 0
+    startup: st.StartupMode = "realistic"
+    metrics_style: Style = "current"
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    served_model_name: str | None = None
+    max_model_len: int | None = None
+    gpu_memory_utilization: float | None = None
+    kv_cache_dtype: str | None = None
+    max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None
+    host_used_gib: float | None = None
+    """Memory the rest of the host holds before vLLM starts (default 3.8 GiB)."""
+    vllm_version: str | None = None
+    """The vLLM the server poses as (default: the profile's; older ones may not know the model)."""
+    log_file: TextIO | None = None
+    """Also print every log line here (``sys.stdout`` for ``sparktop sim``)."""
+    stats_interval_s: float = 10.0
+    access_log: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.speed > 0:
+            raise ValueError(f"speed must be > 0, got {self.speed}")
+        if self.startup not in st.STARTUP_MODES:
+            raise ValueError(f"startup must be one of {', '.join(st.STARTUP_MODES)}, got {self.startup!r}")
+        if self.metrics_style not in STYLES:
+            raise ValueError(f"metrics_style must be one of {', '.join(STYLES)}, got {self.metrics_style!r}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0..65535, got {self.port}")
+
+    def serving(self, profile: Profile) -> Serving:
+        """The profile's serving flags with this config's overrides."""
+        overrides: dict[str, Any] = {
+            k: v
+            for k, v in (
+                ("max_model_len", self.max_model_len),
+                ("gpu_memory_utilization", self.gpu_memory_utilization),
+                ("kv_cache_dtype", self.kv_cache_dtype),
+                ("max_num_seqs", self.max_num_seqs),
+                ("max_num_batched_tokens", self.max_num_batched_tokens),
+            )
+            if v is not None
+        }
+        return replace(profile.serving, **overrides)
+
+
+class SimClock:
+    """Model time: the wall clock at start plus ``speed`` x monotonic time elapsed since."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self._wall0 = time.time()
+        self._mono0 = time.monotonic()
+
+    def now(self) -> float:
+        return self._wall0 + (time.monotonic() - self._mono0) * self.speed
+
+    def mono_at(self, t: float) -> float:
+        """The monotonic time at which model time ``t`` comes."""
+        return self._mono0 + (t - self._wall0) / self.speed
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.speed)
+
+    async def sleep_until(self, t: float) -> None:
+        delay = self.mono_at(t) - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class SimServer:
+    """One simulated vLLM server (see the module docstring)."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.profile = get_profile(config.profile)
+        self.serving = config.serving(self.profile)
+        self.clock = SimClock(config.speed)
+        host_used = (
+            int(config.host_used_gib * GIB) if config.host_used_gib is not None else DEFAULT_HOST_USED_BYTES
+        )
+        self.plan = plan_memory(self.profile, self.serving, host_used_bytes=host_used)
+        self.vllm_version = config.vllm_version or LEGACY_VERSIONS.get(
+            config.metrics_style, self.profile.vllm_version
+        )
+        name = config.served_model_name or self.profile.served_model_name
+        self.served = ServedModel(
+            name=name,
+            root=self.profile.hf_model,
+            max_model_len=self.serving.max_model_len,
+            reasoning=self.profile.reasoning,
+        )
+        self.engine = Engine(engine_config(self.profile, self.serving, seed=config.seed))
+        spec = self.profile.spec
+        self.metrics = ServerMetrics(
+            name,
+            style=config.metrics_style,
+            max_model_len=self.serving.max_model_len,
+            spec_positions=spec.num_speculative_tokens if spec else 0,
+            cache_config=cache_config_labels(
+                block_size=self.serving.block_size,
+                num_gpu_blocks=self.plan.num_blocks,
+                utilization=self.serving.gpu_memory_utilization,
+                dtype=self.serving.kv_cache_dtype,
+                kv_bytes=self.plan.num_blocks * self.plan.block_bytes,
+                style=config.metrics_style,
+            ),
+        )
+        self.gpu = SimGpu(self.plan, start=self.clock.now(), host_used_bytes=host_used, seed=config.seed)
+        self._gpu_lock = threading.Lock()
+        self.state: State = "created"
+        self._served = False
+        self.phase = "process"
+        self.error: str | None = None
+        self.exit_code = 0
+        self.logs: deque[str] = deque(maxlen=5000)
+        self._listeners: list[Callable[[str], None]] = []
+        self._http: HttpServer | None = None
+        self._ready = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._shutdown_task: asyncio.Future[None] | None = None
+        self._active: set[GenerationStream] = set()
+        self._count = 0
+        self.created = int(self.clock.now())
+        self.url = ""
+
+    # lifecycle ----------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> SimServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Bind the port and begin vLLM's startup; returns once clients can connect."""
+        if self.state != "created":
+            raise RuntimeError("a SimServer starts once")
+        sock = bind_socket(self.config.host, self.config.port)
+        self._http = HttpServer(sock, self._handle, self._on_response)
+        host = self.config.host
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{self._http.port}"
+        self.state = "starting"
+        self._spawn(self._run_startup())
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.append(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._tasks.remove(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.error = f"simulator fault: {task.exception()!r}"
+            self._shutdown_task = asyncio.ensure_future(self._shut(1))
+
+    async def wait_ready(self) -> None:
+        """Wait until the server answers HTTP; raises ``SimStartupError`` if startup failed."""
+        await self._ready.wait()
+        if not self._served:
+            raise SimStartupError(self.error or "the simulated server stopped before it was ready")
+
+    async def wait_closed(self) -> int:
+        """Wait until the server has exited; its exit code (0 stopped, 1 crashed or failed)."""
+        await self._closed.wait()
+        return self.exit_code
+
+    async def stop(self) -> None:
+        """Shut down (idempotent)."""
+        await self._shut(self.exit_code)
+
+    async def _shut(self, code: int) -> None:
+        if self.state == "stopped":
+            return
+        was_serving = self.state in ("ready", "dead")
+        self.state = "stopped"
+        self.exit_code = code
+        current = asyncio.current_task()
+        for task in list(self._tasks):
+            if task is not current:
+                task.cancel()
+        for stream in list(self._active):
+            stream.fail(engine_dead())
+        self._active.clear()
+        if self._http is not None:
+            await self._http.close()
+        if was_serving:
+            for line in st.shutdown_lines():
+                self._log(line)
+        with self._gpu_lock:
+            self.gpu.set_phase("stopped", self.clock.now(), 0.0)
+        self._ready.set()
+        self._closed.set()
+
+    # logs ---------------------------------------------------------------------------------------
+
+    def add_log_listener(self, callback: Callable[[str], None]) -> None:
+        """``callback(line)`` for every vLLM-format log line from now on."""
+        self._listeners.append(callback)
+
+    def _log(self, line: st.LogLine) -> None:
+        text = st.LogFormat.render(line, self.clock.now())
+        self.logs.append(text)
+        for callback in list(self._listeners):
+            try:
+                callback(text)
+            except Exception:  # a listener's failure is the listener's problem
+                self._listeners.remove(callback)
+        out = self.config.log_file
+        if out is not None:
+            with contextlib.suppress(OSError, ValueError):
+                print(text, file=out, flush=True)
+
+    # startup ------------------------------------------------------------------------------------
+
+    async def _run_startup(self) -> None:
+        assert self._http is not None
+        steps = st.startup_script(
+            self.profile,
+            self.serving,
+            self.plan,
+            mode=self.config.startup,
+            served_model_name=self.served.name,
+            host=self.config.host,
+            port=self._http.port,
+            vllm_version=self.vllm_version,
+            force_kv_error=self.config.faults.fail_startup_kv,
+        )
+        for i, step in enumerate(steps):
+            await self.clock.sleep(step.after_s)
+            if step.phase is not None:
+                self.phase = step.phase
+                until_next = 0.0
+                for later in steps[i + 1 :]:
+                    until_next += later.after_s
+                    if later.phase is not None:
+                        break
+                with self._gpu_lock:
+                    self.gpu.set_phase(step.phase, self.clock.now(), until_next)
+            for line in step.lines:
+                self._log(line)
+            if step.error is not None:
+                self.error = step.error
+                self.state = "failed"
+                self._ready.set()
+                await self._shut(1)
+                return
+        await self._http.start_serving()
+        self._served = True
+        self.state = "ready"
+        self._ready.set()
+        self._spawn(self._engine_loop())
+        self._spawn(self._stats_loop())
+        if self.config.faults.crash_after_s is not None:
+            self._spawn(self._crash_after(self.config.faults.crash_after_s))
+
+    # the engine loop ----------------------------------------------------------------------------
+
+    async def _engine_loop(self) -> None:
+        engine = self.engine
+        clock = self.clock
+        cursor: float | None = None
+        while True:
+            if not engine.has_work:
+                cursor = None
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            t = clock.now() if cursor is None else cursor
+            result = engine.step(t)
+            if result is None:
+                wake = engine.next_wakeup()
+                if wake is None:
+                    continue
+                cursor = max(wake, t)
+                await clock.sleep_until(cursor)
+                continue
+            await clock.sleep_until(result.end)
+            self._deliver(result)
+            cursor = result.end
+
+    def _deliver(self, result: Any) -> None:
+        metrics = self.metrics
+        end = result.end
+        abort_after = self.config.faults.abort_after_tokens
+        for req, count in result.emissions:
+            stream = req.tag
+            if req.aborted or stream.done:
+                continue
+            if stream.sent == 0:
+                metrics.first_token(end - req.arrival)
+            else:
+                metrics.token_gap(end - stream.last_emit)
+            stream.last_emit = end
+            stream.emit(count, req.done)
+            if abort_after is not None and not req.done and stream.sent >= abort_after:
+                self.engine.abort(req, end)
+                stream.finish("abort")
+                metrics.finished(req, "abort", end)
+                self._active.discard(stream)
+        for req in result.finished:
+            metrics.finished(req, req.finish_reason, end)
+            self._active.discard(req.tag)
+        lag = time.monotonic() - self.clock.mono_at(end)
+        metrics.step(result, lag)
+
+    async def _stats_loop(self) -> None:
+        interval = self.config.stats_interval_s
+        was_active = False
+        while True:
+            await self.clock.sleep(interval)
+            prompt, generation = self.metrics.take_window()
+            active = bool(prompt or generation or self._active)
+            if not (active or was_active):
+                continue
+            was_active = active
+            kv = 100.0 * self.engine.kv_usage
+            running, waiting = len(self.engine.running), len(self.engine.waiting)
+            self._log(
+                st.api(
+                    f"Engine 000: Avg prompt throughput: {prompt / interval:.1f} tokens/s, Avg generation "
+                    f"throughput: {generation / interval:.1f} tokens/s, Running: {running} reqs, "
+                    f"Waiting: {waiting} reqs, GPU KV cache usage: {kv:.1f}%, Prefix cache hit rate: 0.0%",
+                    "loggers.py:236",
+                )
+            )
+
+    async def _crash_after(self, seconds: float) -> None:
+        await self.clock.sleep(seconds)
+        await self.crash()
+
+    async def crash(self, error: str | None = None) -> None:
+        """The engine dies now: vLLM's fatal-error log, failed requests, then the server exits (code 1)."""
+        if self.state != "ready":
+            return
+        self.state = "dead"
+        self.error = error or self.config.faults.crash_error
+        for task in list(self._tasks):
+            if task is not asyncio.current_task():
+                task.cancel()
+        for line in st.crash_lines(self.error):
+            self._log(line)
+        now = self.clock.now()
+        for stream in list(self._active):
+            stream.fail(engine_dead())
+            self.metrics.finished(stream.engine_request, "error", now)
+        self._active.clear()
+        with self._gpu_lock:
+            self.gpu.set_phase("dead", now, 0.0)
+        await self.clock.sleep(DEAD_LINGER_S)
+        await self._shut(1)
+
+    # HTTP ---------------------------------------------------------------------------------------
+
+    def _access(self, req: HttpRequest, status: int) -> None:
+        if self.config.access_log:
+            reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}.get(
+                status, ""
+            )
+            self._log(
+                st.bare(
+                    st.API, f'INFO:     {req.peer} - "{req.method} {req.path} HTTP/1.1" {status} {reason}'
+                )
+            )
+
+    def _on_response(self, req: HttpRequest, status: int) -> None:
+        if not req.streamed:
+            self._access(req, status)
+        self.metrics.http(
+            req.path if req.path in _ROUTES else "none", req.method, status, time.monotonic() - req.started
+        )
+
+    @staticmethod
+    def _reply(conn: HttpConnection, req: HttpRequest, status: int, body: bytes, ctype: bytes = JSON) -> None:
+        conn.respond(status, body, ctype)
+
+    def _handle(self, req: HttpRequest, conn: HttpConnection) -> Any:
+        route = _ROUTES.get(req.path)
+        if route is None:
+            self._reply(conn, req, 404, NOT_FOUND_BODY)
+            return None
+        methods, name = route
+        if req.method not in methods and not (req.method == "HEAD" and "GET" in methods):
+            self._reply(conn, req, 405, METHOD_NOT_ALLOWED_BODY)
+            return None
+        handler: Callable[[SimServer, HttpRequest, HttpConnection], Any] = getattr(SimServer, name)
+        return handler(self, req, conn)
+
+    def _health(self, req: HttpRequest, conn: HttpConnection) -> None:
+        self._reply(conn, req, 503 if self.state == "dead" else 200, b"")
+
+    def _version(self, req: HttpRequest, conn: HttpConnection) -> None:
+        self._reply(conn, req, 200, orjson.dumps({"version": self.vllm_version}))
+
+    def _models(self, req: HttpRequest, conn: HttpConnection) -> None:
+        self._reply(conn, req, 200, orjson.dumps(models_payload(self.served, self.created)))
+
+    def _load(self, req: HttpRequest, conn: HttpConnection) -> None:
+        self._reply(conn, req, 200, orjson.dumps({"server_load": len(self._active)}))
+
+    async def _metrics_page(self, req: HttpRequest, conn: HttpConnection) -> None:
+        faults = self.config.faults
+        if faults.metrics_delay_s > 0:
+            await self.clock.sleep(faults.metrics_delay_s)
+        if faults.metrics_status is not None:
+            self._reply(
+                conn, req, faults.metrics_status, b"Internal Server Error", b"text/plain; charset=utf-8"
+            )
+            return
+        self._reply(conn, req, 200, self.metrics.page(), METRICS_CONTENT_TYPE)
+
+    def _sim_gpu(self, req: HttpRequest, conn: HttpConnection) -> None:
+        self._reply(conn, req, 200, orjson.dumps(codec.encode(self.gpu_sample())))
+
+    def _sim_stats(self, req: HttpRequest, conn: HttpConnection) -> None:
+        self._reply(conn, req, 200, orjson.dumps(self.stats()))
+
+    def _json_body_error(self, req: HttpRequest) -> ApiError | None:
+        media = req.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media == "application/json":
+            return None
+        return validation_error(
+            [
+                {
+                    "loc": ("header", "content-type"),
+                    "msg": "Unsupported Media Type: Only 'application/json' is allowed",
+                    "type": "value_error",
+                }
+            ]
+        )
+
+    def _tokenize(self, req: HttpRequest, conn: HttpConnection) -> None:
+        try:
+            err = self._json_body_error(req)
+            if err is not None:
+                raise err
+            payload = parse_tokenize(req.body, self.served)
+        except ApiError as exc:
+            self._reply(conn, req, exc.status, exc.body())
+            return
+        self._reply(conn, req, 200, orjson.dumps(payload))
+
+    def _chat(self, req: HttpRequest, conn: HttpConnection) -> None:
+        self._generate(req, conn, "chat")
+
+    def _completion(self, req: HttpRequest, conn: HttpConnection) -> None:
+        self._generate(req, conn, "completion")
+
+    def _generate(self, req: HttpRequest, conn: HttpConnection, kind: Kind) -> None:
+        try:
+            if self.state != "ready":
+                raise engine_dead()
+            err = self._json_body_error(req)
+            if err is not None:
+                raise err
+            request = parse_generation(kind, req.body, self.served)
+        except ApiError as exc:
+            self._reply(conn, req, exc.status, exc.body())
+            return
+        n = self._count
+        self._count += 1
+        seed = self.config.seed
+        rng = random.Random(
+            f"{seed}:{request.seed}:{request.prompt_digest}" if request.seed is not None else f"{seed}:{n}"
+        )
+        plan = plan_output(request, rng)
+        rid = ("chatcmpl-" if kind == "chat" else "cmpl-") + f"{rng.getrandbits(128):032x}"
+        now = self.clock.now()
+        stream = GenerationStream(request, plan, conn, rid, int(now))
+        conn.on_close = lambda: self._client_gone(stream)
+        self._active.add(stream)
+        if request.stream:
+            self._access(req, 200)
+            stream.open()
+        self.engine.add(stream.engine_request, now)
+        self.metrics.queue_update(len(self.engine.running), len(self.engine.waiting), self.engine.kv_usage)
+        self._wake.set()
+
+    def _client_gone(self, stream: GenerationStream) -> None:
+        if stream.done:
+            return
+        stream.done = True
+        self._active.discard(stream)
+        now = self.clock.now()
+        if self.engine.abort(stream.engine_request, now):
+            self.metrics.finished(stream.engine_request, "abort", now)
+            self.metrics.queue_update(
+                len(self.engine.running), len(self.engine.waiting), self.engine.kv_usage
+            )
+
+    # readings -----------------------------------------------------------------------------------
+
+    def gpu_sample(self) -> GpuSample:
+        """The modelled GB10 now (``simulated=True``)."""
+        with self._gpu_lock:
+            return self.gpu.sample(
+                self.clock.now(), self.engine.busy_seconds, self.engine.prefill_busy_seconds
+            )
+
+    def stats(self) -> dict[str, Any]:
+        """The simulator's own figures (``GET /sim/stats``)."""
+        return {
+            "simulated": True,
+            "state": self.state,
+            "phase": self.phase,
+            "profile": self.profile.name,
+            "model": self.served.name,
+            "speed": self.config.speed,
+            "model_time": self.clock.now(),
+            "active_requests": len(self._active),
+            "running": len(self.engine.running),
+            "waiting": len(self.engine.waiting),
+            "kv_cache_usage": self.engine.kv_usage,
+            "kv_cache_tokens": self.engine.capacity_tokens,
+            "busy_seconds": self.engine.busy_seconds,
+            **self.metrics.lag.summary(),
+        }
+
+    # threads ------------------------------------------------------------------------------------
+
+    def start_in_thread(self, timeout: float = 10.0) -> SimHandle:
+        """Run this server on its own event loop in a daemon thread; returns once the port is bound."""
+        return SimHandle(self, timeout)
+
+
+_ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
+    "/health": (("GET",), "_health"),
+    "/ping": (("GET", "POST"), "_health"),
+    "/version": (("GET",), "_version"),
+    "/v1/models": (("GET",), "_models"),
+    "/load": (("GET",), "_load"),
+    "/metrics": (("GET",), "_metrics_page"),
+    "/tokenize": (("POST",), "_tokenize"),
+    "/v1/completions": (("POST",), "_completion"),
+    "/v1/chat/completions": (("POST",), "_chat"),
+    "/sim/gpu": (("GET",), "_sim_gpu"),
+    "/sim/stats": (("GET",), "_sim_stats"),
+}
+
+
+class SimHandle:
+    """A ``SimServer`` running in a daemon thread."""
+
+    def __init__(self, server: SimServer, timeout: float) -> None:
+        self.server = server
+        self._loop = asyncio.new_event_loop()
+        self._bound = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sparktop-sim", daemon=True)
+        self._thread.start()
+        if not self._bound.wait(timeout):
+            raise TimeoutError("the simulated server did not bind its port in time")
+        if self._error is not None:
+            raise self._error
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._main())
+        finally:
+            self._loop.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        try:
+            await self.server.start()
+        except BaseException as exc:
+            self._error = exc
+            self._bound.set()
+            return
+        self._bound.set()
+        stop = asyncio.ensure_future(self._stop.wait())
+        closed = asyncio.ensure_future(self.server.wait_closed())
+        await asyncio.wait({stop, closed}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        closed.cancel()
+        await self.server.stop()
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Block until the server answers HTTP (raises ``SimStartupError`` if startup failed)."""
+        future = asyncio.run_coroutine_threadsafe(self.server.wait_ready(), self._loop)
+        future.result(timeout)
+
+    def gpu_sample(self) -> GpuSample:
+        return self.server.gpu_sample()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shut the server down and join its thread."""
+        if self._thread.is_alive() and self._stop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout)
