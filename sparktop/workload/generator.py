@@ -460,7 +460,9 @@ class WorkloadRunner:
 
     def _lengths(self, stage: OpenLoop, rng: random.Random) -> tuple[int, int]:
         if stage.lengths == "conversation":
-            return arrivals.conversation_lengths(rng)
+            prompt, output = arrivals.conversation_lengths(rng)
+            scale = stage.length_scale
+            return max(1, round(prompt * scale)), max(1, round(output * scale))
         return (
             arrivals.random_length(stage.input_len, stage.range_ratio, rng),
             arrivals.random_length(stage.output_len, stage.range_ratio, rng),

@@ -38,6 +38,8 @@ ARENA_RUNS = 3
 ARENA_SEED = 42
 QUICK_LENGTH_DIVISOR = 8
 QUICK_MIN_LENGTH = 16
+QUICK_MAX_OUTPUT = 64
+"""Output tokens per quick request at most: a quick step must end in seconds at ~25 tok/s per user."""
 QUICK_PROMPT_DIVISOR = 10
 QUICK_MIN_PROMPTS = 10
 
@@ -230,12 +232,16 @@ def _shrink(length: int) -> int:
     return max(QUICK_MIN_LENGTH, length // QUICK_LENGTH_DIVISOR)
 
 
+def _shrink_output(length: int) -> int:
+    return min(QUICK_MAX_OUTPUT, _shrink(length))
+
+
 def _quick_stage(stage: Stage) -> Stage:
     if isinstance(stage, ClosedLoop):
         small = replace(
             stage,
             input_len=_shrink(stage.input_len),
-            output_len=_shrink(stage.output_len),
+            output_len=_shrink_output(stage.output_len),
             runs=1,
             warmup=False,
         )
@@ -249,7 +255,8 @@ def _quick_stage(stage: Stage) -> Stage:
             rate=rate,
             num_prompts=prompts,
             input_len=_shrink(stage.input_len),
-            output_len=_shrink(stage.output_len),
+            output_len=_shrink_output(stage.output_len),
+            length_scale=stage.length_scale / QUICK_LENGTH_DIVISOR,
         )
     assert stage.duration_s is not None
     return replace(
@@ -257,12 +264,14 @@ def _quick_stage(stage: Stage) -> Stage:
         duration_s=max(2.0, stage.duration_s / QUICK_PROMPT_DIVISOR),
         rate=stage.rate * QUICK_PROMPT_DIVISOR,
         input_len=_shrink(stage.input_len),
-        output_len=_shrink(stage.output_len),
+        output_len=_shrink_output(stage.output_len),
+        length_scale=stage.length_scale / QUICK_LENGTH_DIVISOR,
     )
 
 
 def quick_variant(workload: Workload) -> Workload:
-    """The same shape, seconds long: lengths / 8, one run, no warm-up, a tenth of the prompts."""
+    """The same shape, seconds long: lengths / 8 (outputs at most 64 tokens), one run, no warm-up,
+    a tenth of the prompts at ten times the rate."""
     if workload.name == "smoke":
         return workload
     stages = tuple(_quick_stage(s) for s in workload.stages)

@@ -76,6 +76,8 @@ class OpenLoop:
     max_concurrency: int | None = None
     range_ratio: float = 0.0
     lengths: LengthModel = "random"
+    length_scale: float = 1.0
+    """Conversation-like lengths are multiplied by this (quick variants shrink them)."""
     force_output: bool = True
 
     def __post_init__(self) -> None:
@@ -95,6 +97,8 @@ class OpenLoop:
             raise ValueError(f"max concurrency must be >= 1, got {self.max_concurrency}")
         if not 0 <= self.range_ratio < 1:
             raise ValueError(f"range ratio must be in [0, 1), got {self.range_ratio}")
+        if not 0 < self.length_scale <= 1:
+            raise ValueError(f"length scale must be in (0, 1], got {self.length_scale}")
         if self.input_len < 1 or self.output_len < 1:
             raise ValueError("input and output lengths must be >= 1")
 
