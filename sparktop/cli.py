@@ -277,12 +277,135 @@ def _run_replay(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "load",
+        help="run a workload against a server (a preset, or an ad-hoc closed or open loop)",
+        description="Run a workload against an OpenAI-compatible server (vLLM, the simulator) and "
+        "print a summary in vllm bench serve's shape. A preset (--workload A..J, smoke, demo), a "
+        "closed loop (--concurrency N --input-len N --output-len N [--depth N] [--requests N]) or an "
+        "open loop (--rate R [--burstiness B] [--max-concurrency N] --num-prompts N|--duration S "
+        "[--range-ratio F]). Exit 0 when every request succeeded, 1 when some failed.",
+    )
+    p.add_argument("url", nargs="?", help="server base URL, e.g. http://127.0.0.1:8000")
+    p.add_argument("--workload", "-w", metavar="PRESET", help="A, B, C, E, F, G, H, I, J, smoke or demo")
+    p.add_argument("--quick", action="store_true", help="the preset's seconds-long variant (same shape)")
+    p.add_argument("--list-workloads", action="store_true", help="list the presets and exit")
+    p.add_argument(
+        "--json", metavar="PATH", help="also write the figures and every request's record ('-': stdout)"
+    )
+    p.add_argument(
+        "--endpoint",
+        choices=("completions", "chat"),
+        default="completions",
+        help="completions (token-id prompts, exact lengths; default) or chat (text fitted with /tokenize)",
+    )
+    p.add_argument("--model", metavar="NAME", help="model name to request (default: the first of /v1/models)")
+    p.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="environment variable holding the API key (default SPARKTOP_API_KEY, if set)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=600.0,
+        metavar="S",
+        help="give up on a request after S seconds without data (default 600)",
+    )
+    p.add_argument("--seed", type=_non_negative_int, default=None, metavar="N", help="random seed")
+    closed = p.add_argument_group("closed loop (N users in lockstep, llama-benchy)")
+    closed.add_argument(
+        "--concurrency", type=_positive_int, nargs="+", metavar="N", help="users (several: one step each)"
+    )
+    closed.add_argument(
+        "--input-len", type=_positive_int, metavar="N", help="prompt tokens per request (1024)"
+    )
+    closed.add_argument(
+        "--output-len", type=_positive_int, metavar="N", help="output tokens per request (128)"
+    )
+    closed.add_argument(
+        "--depth", type=_non_negative_int, default=0, metavar="N", help="earlier turns of growing context"
+    )
+    closed.add_argument(
+        "--requests",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="requests per step (default one round)",
+    )
+    opened = p.add_argument_group("open loop (requests at a rate, vllm bench serve)")
+    opened.add_argument("--rate", type=_rate, metavar="R", help="requests per second ('inf': all at once)")
+    opened.add_argument(
+        "--burstiness", type=_positive_float, default=1.0, metavar="B", help="gamma shape (1 = Poisson)"
+    )
+    opened.add_argument("--max-concurrency", type=_positive_int, metavar="N", help="most requests in flight")
+    opened.add_argument("--num-prompts", type=_positive_int, metavar="N", help="requests to send")
+    opened.add_argument("--duration", type=_positive_float, metavar="S", help="send for S seconds instead")
+    opened.add_argument(
+        "--range-ratio", type=_range_ratio, default=0.0, metavar="F", help="lengths uniform in L*(1±F)"
+    )
+    tools = p.add_argument_group("external tools")
+    tools.add_argument(
+        "--tool",
+        choices=("sparktop", "vllm-bench", "llama-benchy"),
+        default="sparktop",
+        help="who generates the load (default: sparktop's own generator)",
+    )
+    tools.add_argument("--container", metavar="NAME", help="run the tool inside this container (docker exec)")
+    tools.add_argument("--verbose", "-v", action="store_true", help="show the tool's own output")
+    p.set_defaults(handler=_run_load)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return value
+
+
+def _rate(text: str) -> float:
+    if text.strip().lower() in ("inf", "infinity"):
+        return float("inf")
+    return _positive_float(text)
+
+
+def _range_ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} (e.g. 0.9)") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), e.g. 0.9: {text!r}")
+    return value
+
+
+def _run_load(args: argparse.Namespace) -> int:
+    from sparktop.commands.load import run
+
+    return run(args)
+
+
 VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_snapshot,
     _add_watch,
     _add_sim,
     _add_gpu,
     _add_replay,
+    _add_load,
 )
 
 

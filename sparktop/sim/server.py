@@ -20,7 +20,7 @@ import contextlib
 import random
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
@@ -62,6 +62,8 @@ LEGACY_VERSIONS: dict[Style, str] = {"v0.10": "0.10.2", "v0.7": "0.7.3"}
 """What ``/version`` answers when the server poses as an older vLLM."""
 METRICS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 JSON = b"application/json"
+TRACE_KEEP = 20000
+"""Requests ``/sim/trace`` remembers (the oldest are forgotten first)."""
 DEAD_LINGER_S = 2.0
 """Model seconds a dead engine's API server keeps answering (503) before it exits."""
 
@@ -186,6 +188,8 @@ class SimServer:
         self._shutdown_task: asyncio.Future[None] | None = None
         self._active: set[GenerationStream] = set()
         self._count = 0
+        self._trace: OrderedDict[str, list[float | None]] = OrderedDict()
+        """Response id -> [request parsed, first token written] in ``time.monotonic()`` seconds."""
         self.created = int(self.clock.now())
         self.url = ""
 
@@ -357,6 +361,9 @@ class SimServer:
             if req.aborted or stream.done:
                 continue
             if stream.sent == 0:
+                entry = self._trace.get(stream.rid)
+                if entry is not None:
+                    entry[1] = time.monotonic()
                 metrics.first_token(end - req.arrival)
             else:
                 metrics.token_gap(end - stream.last_emit)
@@ -478,6 +485,11 @@ class SimServer:
     def _sim_gpu(self, req: HttpRequest, conn: HttpConnection) -> None:
         self._reply(conn, req, 200, orjson.dumps(codec.encode(self.gpu_sample())))
 
+    def _sim_trace(self, req: HttpRequest, conn: HttpConnection) -> None:
+        """The true times of recent requests, for checking a client's TTFT: response id ->
+        [parsed, first token written], ``time.monotonic()`` seconds (CLOCK_MONOTONIC on Linux)."""
+        self._reply(conn, req, 200, orjson.dumps({"clock": "monotonic", "requests": dict(self._trace)}))
+
     def _sim_stats(self, req: HttpRequest, conn: HttpConnection) -> None:
         self._reply(conn, req, 200, orjson.dumps(self.stats()))
 
@@ -533,6 +545,9 @@ class SimServer:
         plan = plan_output(request, rng)
         unique = random.Random(f"id:{seed}:{n}").getrandbits(128)
         rid = ("chatcmpl-" if kind == "chat" else "cmpl-") + f"{unique:032x}"
+        self._trace[rid] = [req.started, None]
+        if len(self._trace) > TRACE_KEEP:
+            self._trace.popitem(last=False)
         now = self.clock.now()
         stream = GenerationStream(request, plan, conn, rid, int(now))
         conn.on_close = lambda: self._client_gone(stream)
@@ -610,4 +625,5 @@ _ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
     "/v1/chat/completions": (("POST",), "_chat"),
     "/sim/gpu": (("GET",), "_sim_gpu"),
     "/sim/stats": (("GET",), "_sim_stats"),
+    "/sim/trace": (("GET",), "_sim_trace"),
 }

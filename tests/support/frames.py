@@ -90,7 +90,7 @@ def session_with_history(seconds: int = 300, engines: int = 1) -> Session:
                     t, "workload", "C-quick: 10 users", "workload", data={"phase": "c10", "boundary": "start"}
                 )
             )
-    session.observe(WorkloadProgress(T0 + 1 + seconds, "C-quick 10 users", 42, 60, 10, 1, float(seconds)))
+    session.observe(WorkloadProgress("C-quick 10 users", 42, 60, 10, 1, float(seconds), T0 + 1 + seconds))
     return session
 
 

@@ -35,7 +35,7 @@ def observations(seconds: int, seed: int = 3, engines: int = 1) -> Iterator[obje
             yield Event(
                 t + 0.6, "workload", f"step {i}", "workload", data={"phase": f"s{i}", "boundary": "start"}
             )
-            yield WorkloadProgress(t + 0.7, f"s{i}", i, seconds, 4, 0, float(i))
+            yield WorkloadProgress(f"s{i}", i, seconds, 4, 0, float(i), t + 0.7)
         if i == seconds // 2:
             yield Event(t + 0.8, "marker", "halfway", "user")
 
