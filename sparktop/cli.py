@@ -253,6 +253,44 @@ def _run_gpu(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="the simulated Spark, a workload and the live dashboard (no set-up, no GPU needed)",
+        description="Start the simulated Spark in-process on a free loopback port, run a workload "
+        "against it (default: a loop of calm traffic, a ramp, a burst and recovery) and open the "
+        "dashboard. Everything shown is SIMULATED. The session is recorded unless --no-record.",
+    )
+    p.add_argument("--profile", default=None, help="simulated serving profile (default gemma4-26b-a4b-nvfp4)")
+    p.add_argument("--workload", "-w", default=None, metavar="PRESET", help="workload preset (default demo)")
+    p.add_argument("--quick", action="store_true", help="the preset's seconds-long variant")
+    p.add_argument(
+        "--speed", type=_positive_float, default=1.0, metavar="X", help="simulated time runs X times faster"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulator and the workload")
+    p.add_argument(
+        "--startup",
+        choices=("realistic", "fast", "instant"),
+        default="fast",
+        help="how long the simulated vLLM takes to start (default fast: every phase, in seconds)",
+    )
+    p.add_argument("--headless", action="store_true", help="plain lines instead of the dashboard")
+    p.add_argument("--duration", type=_positive_float, default=None, metavar="S", help="stop after S seconds")
+    p.add_argument(
+        "--interval", type=_positive_float, default=None, metavar="S", help="seconds between refreshes"
+    )
+    p.add_argument("--window", type=_positive_float, default=None, metavar="S", help="window for percentiles")
+    _recording_options(p, default_on=True)
+    _view_options(p)
+    p.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from sparktop.commands.demo import run
+
+    return run(args)
+
+
 def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "replay",
@@ -400,6 +438,7 @@ def _run_load(args: argparse.Namespace) -> int:
 
 
 VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+    _add_demo,
     _add_snapshot,
     _add_watch,
     _add_sim,

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
+from sparktop.derive.client import ClientWindow
 from sparktop.derive.energy import energy_per_token, total_energy_mj
 from sparktop.derive.history import HistoryStore
 from sparktop.derive.timeline import Timeline
@@ -31,6 +32,7 @@ from sparktop.model import (
     Num,
     RecordingStatus,
     ReplayStatus,
+    RequestRecord,
     ScrapeResult,
     ServerInfo,
     ServerStatus,
@@ -40,7 +42,7 @@ from sparktop.model import (
     is_known,
 )
 
-Observation = ScrapeResult | GpuSample | Event | ServerInfo | WorkloadProgress
+Observation = ScrapeResult | GpuSample | Event | ServerInfo | WorkloadProgress | RequestRecord
 HISTORY_LATENCY = ("ttft",)
 """Latency histograms whose figures go into the plotted history at every scrape."""
 Sink = Callable[[Observation], None]
@@ -86,6 +88,7 @@ class Session:
         """Asked at every frame for the recorder's state (path, size, stopped and why)."""
         self.replay: ReplayStatus | None = None
         self.server = ServerStatus("unknown", start, "no scrape yet", False, None, 0, None)
+        self.client_window = ClientWindow(retention_s=max(window_s, rate_window_s) + 60.0)
         self._last_t = start
         self._power: deque[tuple[float, float]] = deque(maxlen=4096)
         self._energy: deque[tuple[float, Num]] = deque(maxlen=4096)
@@ -98,7 +101,7 @@ class Session:
         """Take in one raw observation: sinks first, then derivation."""
         for sink in self.sinks:
             sink(obs)
-        self._last_t = max(self._last_t, obs.t)
+        self._last_t = max(self._last_t, _time_of(obs))
         if isinstance(obs, ScrapeResult):
             self._scrape(obs)
         elif isinstance(obs, GpuSample):
@@ -109,6 +112,8 @@ class Session:
             self._info(obs)
         elif isinstance(obs, WorkloadProgress):
             self.workload = obs
+        elif isinstance(obs, RequestRecord):
+            self.client_window.add(obs)
 
     def _scrape(self, result: ScrapeResult) -> None:
         previous = self.server
@@ -179,6 +184,10 @@ class Session:
             if isinstance(ttft, LatencyStats):
                 _put(values, "ttft_p50", ttft.p50)
                 _put(values, "ttft_p99", ttft.p99)
+        client = self.client_window.figures(t, self.window_s)
+        if client is not None:
+            _put(values, "client_ttft_p50", client.ttft_p50)
+            _put(values, "client_ttft_p99", client.ttft_p99)
         gpu = self.gpu
         if gpu is not None and gpu.devices:
             device = gpu.devices[0]
@@ -221,7 +230,7 @@ class Session:
             target=self.target,
             server=self.server,
             figures=self.figures,
-            client=None,
+            client=self.client_window.figures(t, self.window_s),
             gpu=self.gpu,
             gpu_figures=self.gpu_figures(t),
             workload=self.workload,
@@ -232,6 +241,13 @@ class Session:
             recording=self.recording_status() if self.recording_status is not None else self.recording,
             replay=self.replay,
         )
+
+
+def _time_of(obs: Observation) -> float:
+    """When an observation happened (a request record: when it ended, or failed)."""
+    if isinstance(obs, RequestRecord):
+        return obs.end if obs.end is not None else obs.start
+    return obs.t
 
 
 def _put(values: dict[str, float], name: str, value: Num | None) -> None:

@@ -112,8 +112,10 @@ def format_line(frame: Frame) -> str:
     return " ".join(fields)
 
 
-async def headless(feed: LiveFeed, settings: Settings, *, count: int | None, out: TextIO) -> int:
-    """Print one line per scrape until interrupted (or ``count`` lines)."""
+async def headless(
+    feed: LiveFeed, settings: Settings, *, count: int | None, out: TextIO, duration: float | None = None
+) -> int:
+    """Print one line per scrape until interrupted (or ``count`` lines, or ``duration`` seconds)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -132,6 +134,11 @@ async def headless(feed: LiveFeed, settings: Settings, *, count: int | None, out
             return  # no new scrape since the last line
         last = frame.server
         line = format_line(frame)
+        if frame.workload is not None:
+            w = frame.workload
+            total = f"/{w.total}" if w.total else ""
+            phase = fmt.clean(w.phase).replace(" ", "_")
+            line += f" load={phase} done={w.done}{total} in_flight={w.in_flight} failed={w.failed}"
         if frame.figures is not None and frame.figures.counter_resets > resets:
             resets = frame.figures.counter_resets
             line += " (counters reset: server restarted)"
@@ -146,6 +153,8 @@ async def headless(feed: LiveFeed, settings: Settings, *, count: int | None, out
             stop.set()
 
     task = asyncio.create_task(feed.run(emit))
+    if duration is not None:
+        loop.call_later(duration, stop.set)
     try:
         await stop.wait()
     finally:

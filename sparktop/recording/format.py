@@ -21,6 +21,8 @@ Payloads (after ``zlib.decompress``; JSON is UTF-8):
   integers, the step within a signed 32-bit integer), then those steps as little-endian int32 in
   order, then the other changed values as float64 in order. A
   keyframe is written every ``KEYFRAME_EVERY`` scrapes, whenever the layout changes, and first.
+- ``request``: the record encoded by ``sparktop.codec`` as JSON without its ``gaps``, a newline,
+  then the gaps between token chunks as little-endian uint32 microseconds.
 - every other kind: the observation encoded by ``sparktop.codec`` as JSON.
 
 Every payload is compressed with its kind's dictionary (``meta.zdict_<kind>``, base64: the first
@@ -39,6 +41,12 @@ import math
 import struct
 from array import array
 from collections.abc import Sequence
+from dataclasses import replace
+
+import orjson
+
+from sparktop.codec import DecodeError, decode, encode
+from sparktop.model import RequestRecord
 
 FORMAT_NAME = "sparktop-recording"
 FORMAT_VERSION = 1
@@ -181,3 +189,33 @@ _LITTLE = struct.pack("=H", 1) == b"\x01\x00"
 def _swap(values: array[float]) -> array[float]:
     values.byteswap()
     return values
+
+
+# --------------------------------------------------------------------------------------------------
+# request records: the JSON of the record without its gaps, a newline, then the gaps as little-endian
+# uint32 microseconds (a response's gaps are thousands of numbers; as JSON text they would dominate)
+
+_MAX_GAP_US = 2**32 - 1
+
+
+def encode_request(record: RequestRecord) -> bytes:
+    head = orjson.dumps(encode(replace(record, gaps=())))
+    gaps = array("I", (min(_MAX_GAP_US, max(0, round(g * 1e6))) for g in record.gaps))
+    if not _LITTLE:
+        gaps.byteswap()
+    return head + b"\n" + gaps.tobytes()
+
+
+def decode_request(data: bytes) -> RequestRecord:
+    head, sep, body = data.partition(b"\n")
+    if not sep or len(body) % 4:
+        raise RecordingError("request row is malformed")
+    try:
+        record = decode(RequestRecord, orjson.loads(head))
+    except (orjson.JSONDecodeError, DecodeError) as exc:
+        raise RecordingError(f"request row is malformed: {exc}") from None
+    gaps = array("I")
+    gaps.frombytes(body)
+    if not _LITTLE:
+        gaps.byteswap()
+    return replace(record, gaps=tuple(g / 1e6 for g in gaps))

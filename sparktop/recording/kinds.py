@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sparktop.model import Event, GpuSample, ScrapeResult, ServerInfo, WorkloadProgress
+from sparktop.model import Event, GpuSample, RequestRecord, ScrapeResult, ServerInfo, WorkloadProgress
 
 KIND_TYPES: dict[str, type] = {
     "scrape": ScrapeResult,
@@ -10,6 +10,7 @@ KIND_TYPES: dict[str, type] = {
     "event": Event,
     "info": ServerInfo,
     "progress": WorkloadProgress,
+    "request": RequestRecord,
 }
 _BY_TYPE = {cls: kind for kind, cls in KIND_TYPES.items()}
 

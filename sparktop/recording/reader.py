@@ -336,6 +336,11 @@ class Recording:
         if cls is None:
             return None  # a kind from a later format minor: skip it
         data = self._payload(row, self._zdict(row.kind))
+        if row.kind == "request":
+            try:
+                return fmt.decode_request(data)
+            except RecordingError as exc:
+                raise RecordingError(f"{self.path}: row {row.seq}: {exc}") from None
         try:
             return decode(cls, orjson.loads(data))
         except (orjson.JSONDecodeError, DecodeError) as exc:

@@ -28,7 +28,15 @@ import orjson
 
 from sparktop import __version__
 from sparktop.codec import encode
-from sparktop.model import GpuSample, RecordingStatus, ScrapeResult, TargetInfo, Unknown, or_none
+from sparktop.model import (
+    GpuSample,
+    RecordingStatus,
+    RequestRecord,
+    ScrapeResult,
+    TargetInfo,
+    Unknown,
+    or_none,
+)
 from sparktop.recording import format as fmt
 from sparktop.recording.format import RecordingError
 from sparktop.recording.kinds import kind_of
@@ -253,6 +261,8 @@ class _EncoderState:
         if isinstance(obs, GpuSample) and not self.gpu_described:
             self.gpu_described = True
             meta["gpu"] = _describe_gpu(obs)
+        if isinstance(obs, RequestRecord):
+            return (t, kind, 0, self._pack(kind, fmt.encode_request(obs), meta))
         return (t, kind, 0, self._pack(kind, orjson.dumps(encode(obs)), meta))
 
     def _pack(self, kind: str, payload: bytes, meta: dict[str, Any]) -> bytes:

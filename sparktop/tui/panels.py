@@ -178,13 +178,14 @@ def requests(frame: Frame) -> PanelView:
     failed_text = f"{failed_server:,.0f}"
     level: Level = "bad" if failed_server > 0 else "ok"
     if client is not None:
-        failed_text += f" · client {client.failed}"
+        failed_text = f"{failed_server + client.failed:,.0f}"
         if client.failed:
             level = "bad"
+            parts.insert(0, f"client failed {client.failed}")
     return PanelView(
         "requests",
         "Requests",
-        f"{fmt.num(rate, 2)}/s done · {failed_text} failed",
+        f"{fmt.num(rate, 2)}/s · {failed_text} failed",
         (
             Row("done/s", "requests_per_s", fmt.num(rate, 2), "a"),
             Row("failed/s", "failed_per_s", failed_text, "b", how="max", level=level),
@@ -307,8 +308,8 @@ EVENT_LEVEL: dict[str, Level] = {"info": "ok", "warning": "warn", "error": "bad"
 
 
 def events(frame: Frame) -> PanelView:
-    """The latest events, one line each."""
-    recent = frame.events[-20:]
+    """The latest events, one line each (raw log lines stay on the events screen)."""
+    recent = [e for e in frame.events[-200:] if e.kind != "log"][-20:]
     lines = []
     for event in recent:
         stamp = time.strftime("%H:%M:%S", time.localtime(event.t))

@@ -81,6 +81,7 @@ class WorkloadRunner:
         on_event: EventSink | None = None,
         timeouts: Timeouts | None = None,
         seed: int | None = None,
+        keep_records: bool = True,
     ) -> None:
         self.url = url
         self.workload = workload
@@ -92,6 +93,8 @@ class WorkloadRunner:
         self._on_record = on_record
         self._on_event = on_event
         self.records: list[RequestRecord] = []
+        self.keep_records = keep_records
+        """Keep every record for ``summary()``; a looping demo passes False so memory stays flat."""
         self.events: list[Event] = []
         self._next_id = 0
         self._offset = 0.0
@@ -359,7 +362,8 @@ class WorkloadRunner:
         )
 
     def _keep(self, record: RequestRecord) -> None:
-        self.records.append(record)
+        if self.keep_records:
+            self.records.append(record)
         self._stage_done += 0 if record.warmup else 1
         if not record.ok:
             self._failed += 1

@@ -174,18 +174,23 @@ def smoke() -> Workload:
 
 
 DEMO_STAGES: tuple[OpenLoop, ...] = (
-    OpenLoop(name="demo: calm", rate=0.5, input_len=1024, output_len=256, range_ratio=0.5, duration_s=30),
-    OpenLoop(name="demo: ramp", rate=1.5, input_len=4000, output_len=500, range_ratio=0.5, duration_s=30),
+    # a few chat users: short prompts, nothing waits, TTFT in the low hundreds of ms
+    OpenLoop(name="demo: calm", rate=0.5, input_len=1024, output_len=256, range_ratio=0.5, duration_s=40),
+    # more users with longer prompts: the batch grows, decode per user falls, prefill climbs
+    OpenLoop(name="demo: ramp", rate=1.2, input_len=2000, output_len=300, range_ratio=0.5, duration_s=40),
+    # a bursty rush of long documents: prefill demand far above the ~5k tok/s wall, so the queue
+    # builds, TTFT climbs to tens of seconds and the KV cache fills towards its limit
     OpenLoop(
         name="demo: burst",
-        rate=6.0,
+        rate=4.0,
         burstiness=0.5,
-        input_len=12000,
+        input_len=8000,
         output_len=600,
         range_ratio=0.3,
         duration_s=20,
     ),
-    OpenLoop(name="demo: recovery", rate=0.3, input_len=1024, output_len=256, range_ratio=0.5, duration_s=40),
+    # back to a trickle: the queue drains, the cache empties, TTFT comes back down
+    OpenLoop(name="demo: recovery", rate=0.3, input_len=1024, output_len=256, range_ratio=0.5, duration_s=80),
 )
 """The demo's story, tuned against ``gemma4-26b-a4b-nvfp4`` at real time."""
 

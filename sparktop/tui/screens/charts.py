@@ -12,6 +12,7 @@ from textual.containers import Grid
 from textual.screen import Screen
 from textual_plotext import PlotextPlot
 
+from sparktop import fmt
 from sparktop.model import Event, Frame
 from sparktop.tui.screens.dashboard import show_bars
 from sparktop.tui.widgets.keybar import KeyBar
@@ -114,11 +115,23 @@ class ChartsScreen(Screen[None]):
                     color=_rgb(variables, color),
                     marker="braille",
                 )
-            for event in marks:
-                x = (event.t - frame.t) / 60.0
-                plt.vline(x, _rgb(variables, "spark-muted"))
-                if peak > 0:
-                    plt.text(event.text[:18], x=x, y=peak, color=_rgb(variables, "spark-muted"))
+            muted = _rgb(variables, "spark-muted")
+            canvas = _rgb(variables, "background")
+            cols_per_minute = max(1.0, plot.size.width - 10) / max(history.span_s / 60.0, 1e-9)
+            xs_marks = [(e.t - frame.t) / 60.0 for e in marks]
+            for i, (event, x) in enumerate(zip(marks, xs_marks, strict=True)):
+                plt.vline(x, muted)
+                following = xs_marks[i + 1] if i + 1 < len(xs_marks) else 0.0
+                room = int((following - x) * cols_per_minute) - 1
+                label = fmt.clean(event.text)[: max(0, min(20, room))]
+                if label and peak > 0:
+                    # staggered rows, so labels of close markers do not write over each other
+                    y = peak * (0.92 - 0.14 * (i % 3))
+                    plt.text(label, x=x, y=y, color=muted, background=canvas)
+            span_min = history.span_s / 60.0
+            step = 1.0 if span_min <= 6 else 5.0
+            ticks = [-k * step for k in range(int(span_min / step) + 1)]
+            plt.xticks(ticks, [f"{t:g}" for t in ticks])
             plot.refresh()
 
     def show_status(self, frame: Frame, paused: bool) -> None:

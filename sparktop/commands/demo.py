@@ -1,0 +1,149 @@
+"""`sparktop demo`: the simulated Spark, a workload and the live dashboard, with no set-up.
+
+The simulator runs in-process on a free loopback port (its own thread and event loop); the session
+scrapes it over HTTP and reads its modelled GB10 exactly as it would a real server, so everything
+on screen comes through the same path as a real run. The default workload loops through calm
+traffic, a ramp, a burst that fills the queue and the KV cache, and recovery. The session is
+recorded by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from sparktop.cli import CliError
+from sparktop.clock import Clock, SystemClock
+from sparktop.commands.watch import dashboard, headless, recording_wanted
+from sparktop.config import Settings, load_settings
+from sparktop.feeds import LiveFeed
+from sparktop.live import LiveOptions, live_feed
+from sparktop.model import Event, TargetInfo
+from sparktop.recording.attach import start_recording
+from sparktop.session import Session
+
+DEFAULT_PROFILE = "gemma4-26b-a4b-nvfp4"
+DEFAULT_WORKLOAD = "demo"
+
+
+def run(args: argparse.Namespace) -> int:
+    from sparktop.sim.profiles import PROFILES
+    from sparktop.sim.server import SimConfig, SimServer, SimStartupError
+    from sparktop.workload.presets import PRESETS, get_preset
+
+    settings = load_settings(args)
+    profile = args.profile or DEFAULT_PROFILE
+    if profile not in PROFILES:
+        raise CliError(f"unknown profile {profile!r}", hint="sparktop sim --list-profiles lists them")
+    preset = args.workload or DEFAULT_WORKLOAD
+    try:
+        workload = get_preset(preset, quick=args.quick)
+    except KeyError:
+        raise CliError(f"unknown workload {preset!r}", hint=f"one of: {', '.join(PRESETS)}") from None
+    try:
+        config = SimConfig(
+            profile=profile, port=0, speed=args.speed, seed=args.seed, startup=args.startup, access_log=False
+        )
+        handle = SimServer(config).start_in_thread()
+    except (ValueError, OSError, TimeoutError, SimStartupError) as exc:
+        raise CliError(f"the simulated Spark did not start: {exc}") from None
+    try:
+        feed = demo_feed(handle.url, profile, settings, handle.server.add_log_listener, workload, args)
+        if args.headless:
+            return asyncio.run(headless(feed, settings, count=None, out=sys.stdout, duration=args.duration))
+        return dashboard(feed, settings)
+    finally:
+        handle.stop()
+
+
+def demo_feed(
+    url: str,
+    profile: str,
+    settings: Settings,
+    add_log_listener: Callable[[Callable[[str], None]], None],
+    workload: Any,
+    args: argparse.Namespace,
+    clock: Clock | None = None,
+) -> LiveFeed:
+    """The live feed of a demo: scrapes, the simulated GPU, the sim's log, the workload, a recording."""
+    clock = clock or SystemClock()
+    target = TargetInfo(label=url, kind="simulator", profile=profile, simulated=True)
+    options = LiveOptions(interval=settings.interval, window_s=settings.window, span_s=300.0, gpu="sim")
+    options.extra_sources = (
+        lambda s: follow_log(s, add_log_listener, clock),
+        lambda s: drive(s, url, workload, clock),
+    )
+    feed = live_feed(target, url, options, clock)
+    record = recording_wanted(args, default=True)
+    if record is not None:
+        feed.add_closer(
+            start_recording(
+                feed.session,
+                path=record,
+                directory=settings.recordings_dir,
+                what=f"demo-{workload.name}",
+                simulated=True,
+                settings={
+                    "interval": settings.interval,
+                    "window": settings.window,
+                    "rate_window": options.rate_window_s,
+                },
+                profile={"name": profile, "source": "simulated Spark"},
+                workload=_describe(workload),
+            )
+        )
+    return feed
+
+
+def _describe(workload: Any) -> dict[str, Any]:
+    try:
+        return {
+            "name": workload.name,
+            "title": workload.title,
+            "stages": [asdict(s) for s in workload.stages],
+        }
+    except TypeError:
+        return {"name": str(getattr(workload, "name", "workload"))}
+
+
+async def follow_log(
+    session: Session, add_log_listener: Callable[[Callable[[str], None]], None], clock: Clock
+) -> None:
+    """The simulator's vLLM log lines, from its thread into this loop, as raw log events."""
+    loop = asyncio.get_running_loop()
+
+    def line(text: str) -> None:
+        event = Event(clock.now(), "log", text.rstrip("\n"), "vllm")
+        with contextlib.suppress(RuntimeError):  # the loop closed: the session is over
+            loop.call_soon_threadsafe(session.observe, event)
+
+    add_log_listener(line)
+    await asyncio.Event().wait()
+
+
+async def drive(session: Session, url: str, workload: Any, clock: Clock, interval: float = 1.0) -> None:
+    """Run the workload once the server is healthy, reporting progress every interval."""
+    from sparktop.workload.generator import WorkloadRunner
+
+    while session.server.state != "healthy":  # noqa: ASYNC110 - the state changes as scrapes arrive
+        await asyncio.sleep(0.2)
+    runner = WorkloadRunner(
+        url, workload, clock=clock, on_record=session.observe, on_event=session.observe, keep_records=False
+    )
+    task = asyncio.create_task(runner.run())
+    try:
+        while not task.done():
+            session.observe(runner.progress())
+            await asyncio.sleep(interval)
+        session.observe(runner.progress())
+        await task
+    finally:
+        runner.cancel()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
