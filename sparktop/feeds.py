@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from sparktop.clock import Clock, SystemClock
-from sparktop.model import Event, Frame
+from sparktop.model import Event, Frame, ScrapeResult
 from sparktop.session import Session
 
 Emit = Callable[[Frame], None]
@@ -55,14 +55,27 @@ class LiveFeed:
         self._closers: list[Callable[[], Awaitable[object]]] = [on_close] if on_close is not None else []
 
     async def run(self, emit: Emit) -> None:
+        fresh = asyncio.Event()
+
+        def on_observation(obs: object) -> None:
+            if isinstance(obs, ScrapeResult):
+                fresh.set()
+
+        self.session.sinks.append(on_observation)
         tasks: list[asyncio.Task[None]] = [
             asyncio.create_task(source(self.session)) for source in self.sources
         ]
         try:
             while True:
                 emit(self.session.frame(self.span_s, now=self.clock.now()))
-                await self.clock.sleep(self.interval)
+                # the next frame follows the next scrape at once, or the interval passes (the clock
+                # and durations on screen keep moving while a server hangs)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(fresh.wait(), timeout=self.interval)
+                fresh.clear()
         finally:
+            with contextlib.suppress(ValueError):
+                self.session.sinks.remove(on_observation)
             for task in tasks:
                 task.cancel()
             for task in tasks:
