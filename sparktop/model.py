@@ -330,6 +330,8 @@ class RequestRecord:
     finish_reason: str | None
     gaps: tuple[float, ...] = ()
     """Every gap (s) between successive token-bearing chunks: the raw series ``itl`` summarises."""
+    sent: float | None = None
+    """When the request's last byte left for the server (``start`` plus the time to send it)."""
     first_response: float | None = None
     """Arrival of the first byte of the response body (llama-benchy's time to first response)."""
     scheduled: float | None = None
@@ -345,6 +347,8 @@ class RequestRecord:
     """A warm-up request: shown, but left out of the summary figures."""
     source: str = "sparktop"
     """What measured it: ``sparktop``, ``vllm-bench-serve`` or ``llama-benchy``."""
+    response_id: str | None = None
+    """The server's id for the response (the ``id`` of its chunks; vLLM logs it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,8 @@ class Exchange:
     """What one request got. Times are ``time.perf_counter()`` seconds."""
 
     start: float
+    sent: float | None = None
+    """When the request's last byte was handed to the kernel."""
     status: int | None = None
     first_response: float | None = None
     """First SSE event (any, role-only included)."""
@@ -201,6 +203,11 @@ class _Connection:
 
     def _close(self) -> None:
         raise NotImplementedError
+
+    def _sent(self) -> None:
+        """The whole request is in the kernel's hands."""
+        if self._ex is not None and self._ex.sent is None:
+            self._ex.sent = perf_counter()
 
     def _received(self, nbytes: int, t: float) -> None:
         """``nbytes`` new bytes at the start of ``_rbuf``, arrived at ``t`` (perf_counter)."""
@@ -548,7 +555,7 @@ class _Connection:
             ex.error = "error event mid-stream: " + text.split(": ", 1)[-1]
             return
         if ex.response_id is None and isinstance(data.get("id"), str):
-            ex.response_id = data["id"][:100]
+            ex.response_id = clean(data["id"])[:100]
         usage = data.get("usage")
         if isinstance(usage, dict):
             if isinstance(usage.get("prompt_tokens"), int):
@@ -622,6 +629,7 @@ class _TransportConnection(_Connection, asyncio.BufferedProtocol):
     def _write(self, data: bytes) -> None:
         if self.transport is not None:
             self.transport.write(data)
+            self._sent()
 
     def _close(self) -> None:
         if self.transport is not None:
@@ -697,6 +705,8 @@ class _SocketConnection(_Connection):
         if sent < len(data):
             self._out = data[sent:]
             self._loop.add_writer(self._fd, self._writable)
+        else:
+            self._sent()
 
     def _writable(self) -> None:
         try:
@@ -710,6 +720,7 @@ class _SocketConnection(_Connection):
         self._out = self._out[sent:]
         if not self._out:
             self._loop.remove_writer(self._fd)
+            self._sent()
 
     def _close(self) -> None:
         if self._fd < 0:

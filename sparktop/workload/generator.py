@@ -20,7 +20,6 @@ the requests still in flight are recorded as failed (``cancelled``), not dropped
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import random
 import time
@@ -98,8 +97,10 @@ class WorkloadRunner:
         self._started: float | None = None
         self._finished: float | None = None
         self._phase = "starting"
-        self._stage_done = 0
+        self._done: dict[str, int] = {}
+        """Measured requests finished, per phase."""
         self._stage_total: int | None = None
+        self._stage_phase = ""
         self._in_flight = 0
         self._failed = 0
         self._stop = False
@@ -115,7 +116,7 @@ class WorkloadRunner:
         elapsed = 0.0 if self._started is None else (self._finished or now) - self._started
         return WorkloadProgress(
             phase=self._phase,
-            done=self._stage_done,
+            done=self._done.get(self._stage_phase, 0),
             total=self._stage_total,
             in_flight=self._in_flight,
             failed=self._failed,
@@ -129,6 +130,11 @@ class WorkloadRunner:
             task.cancel()
         if self._main is not None and not self._main.done():
             self._main.cancel()
+
+    @property
+    def clock_offset(self) -> float:
+        """Add to a ``time.perf_counter()`` reading to get the records' clock time."""
+        return self._offset
 
     @property
     def cancelled(self) -> bool:
@@ -156,6 +162,8 @@ class WorkloadRunner:
                     passes += 1
                     if not self.workload.repeat:
                         break
+                # requests of stages that did not wait for them
+                await self._gather(list(self._tasks))
             except asyncio.CancelledError:
                 if not self._stopped():
                     raise
@@ -349,17 +357,20 @@ class WorkloadRunner:
             error=error,
             finish_reason=ex.finish_reason,
             gaps=gaps,
+            sent=None if ex.sent is None else off + ex.sent,
             first_response=None if ex.first_response is None else off + ex.first_response,
             scheduled=scheduled,
             user=user,
             turn=turn,
             batch=batch,
             warmup=warmup,
+            response_id=ex.response_id,
         )
 
     def _keep(self, record: RequestRecord) -> None:
         self.records.append(record)
-        self._stage_done += 0 if record.warmup else 1
+        if not record.warmup:
+            self._done[record.phase] = self._done.get(record.phase, 0) + 1
         if not record.ok:
             self._failed += 1
             if (
@@ -392,8 +403,8 @@ class WorkloadRunner:
     # stages -------------------------------------------------------------------------------------
 
     async def _run_stage(self, index: int, stage: Stage) -> None:
-        self._stage_done = 0
         self._stage_total = stage.requests
+        self._stage_phase = stage.name
         if isinstance(stage, ClosedLoop):
             await self._closed(index, stage)
         else:
@@ -525,6 +536,6 @@ class WorkloadRunner:
             i += 1
         if stage.duration_s is not None:
             self._stage_total = i
-        with contextlib.suppress(asyncio.CancelledError):
+        if stage.drain:
             await self._gather(tasks)
-        self._boundary(phase, "end", sent=i)
+        self._boundary(phase, "end", sent=i, drained=stage.drain)

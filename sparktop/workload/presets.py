@@ -174,18 +174,48 @@ def smoke() -> Workload:
 
 
 DEMO_STAGES: tuple[OpenLoop, ...] = (
-    OpenLoop(name="demo: calm", rate=0.5, input_len=1024, output_len=256, range_ratio=0.5, duration_s=30),
-    OpenLoop(name="demo: ramp", rate=1.5, input_len=4000, output_len=500, range_ratio=0.5, duration_s=30),
+    # calm: a few chat users, TTFT ~0.2 s
+    OpenLoop(
+        name="demo: calm",
+        rate=0.5,
+        input_len=1024,
+        output_len=256,
+        range_ratio=0.5,
+        duration_s=30,
+        drain=False,
+    ),
+    # ramp: office documents; ~3k prefill tok/s of the ~5k the Spark has, running climbs to ~20
+    OpenLoop(
+        name="demo: ramp",
+        rate=1.0,
+        input_len=3000,
+        output_len=400,
+        range_ratio=0.5,
+        duration_s=30,
+        drain=False,
+    ),
+    # burst: 8k-token prompts at 3/s, six times the prefill wall: the queue builds, TTFT climbs
+    # to about a minute, the KV cache fills towards half as the prompts get prefilled
     OpenLoop(
         name="demo: burst",
-        rate=6.0,
+        rate=3.0,
         burstiness=0.5,
-        input_len=12000,
+        input_len=8000,
         output_len=600,
         range_ratio=0.3,
-        duration_s=20,
+        duration_s=15,
+        drain=False,
     ),
-    OpenLoop(name="demo: recovery", rate=0.3, input_len=1024, output_len=256, range_ratio=0.5, duration_s=40),
+    # recovery: calm traffic again while the queue drains and TTFT falls back
+    OpenLoop(
+        name="demo: recovery",
+        rate=0.5,
+        input_len=1024,
+        output_len=256,
+        range_ratio=0.5,
+        duration_s=120,
+        drain=False,
+    ),
 )
 """The demo's story, tuned against ``gemma4-26b-a4b-nvfp4`` at real time."""
 

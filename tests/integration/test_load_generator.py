@@ -73,6 +73,10 @@ async def test_closed_loop_users_move_in_lockstep(gemma: SimServer) -> None:
     assert len(measured) == 6 and len(runner.records) == 9
     assert all(r.ok for r in runner.records)
     assert all(r.prompt_tokens == 64 and r.output_tokens == 8 for r in measured)
+    for r in runner.records:  # the raw timings come in their natural order
+        assert r.sent is not None and r.first_response is not None and r.first_token is not None
+        assert r.start <= r.sent <= r.first_response <= r.first_token <= (r.end or 0)
+        assert r.response_id is not None and r.response_id.startswith("cmpl-")
     first = [r for r in measured if r.batch == 0]
     second = [r for r in measured if r.batch == 1]
     assert {r.user for r in first} == {r.user for r in second} == {0, 1, 2}
@@ -116,6 +120,25 @@ async def test_open_loop_follows_its_arrival_schedule_and_concurrency_cap(gemma:
     low, high = arrivals.length_range(64, 0.5)
     assert all(low <= r.prompt_tokens <= high for r in records)
     assert len({r.prompt_tokens for r in records}) > 1
+
+
+async def test_stages_that_do_not_drain_overlap_and_the_run_still_waits_for_everything(
+    gemma: SimServer,
+) -> None:
+    first = OpenLoop(name="a", rate=100.0, num_prompts=3, input_len=16, output_len=300, drain=False)
+    second = OpenLoop(name="b", rate=100.0, num_prompts=2, input_len=16, output_len=4)
+    runner = await run(gemma.url, Workload(name="t", title="t", stages=(first, second)))
+    assert len(runner.records) == 5 and all(r.ok for r in runner.records)
+    a_end = next(
+        e.t for e in runner.events if e.data == {"phase": "a", "boundary": "end", "sent": 3, "drained": False}
+    )
+    b_start = next(
+        e.t for e in runner.events if e.data.get("phase") == "b" and e.data.get("boundary") == "start"
+    )
+    a_records = [r for r in runner.records if r.phase == "a"]
+    assert b_start >= a_end
+    assert all((r.end or 0) > b_start for r in a_records)  # still streaming when b began
+    assert runner.progress().in_flight == 0
 
 
 @pytest.mark.parametrize("endpoint", ["completions", "chat"])
