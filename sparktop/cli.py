@@ -105,16 +105,87 @@ def _run_watch(args: argparse.Namespace) -> int:
 
 
 def _add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def _non_negative_float(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not value >= 0:
+            raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+        return value
+
+    def _port(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+        if not 0 <= value <= 65535:
+            raise argparse.ArgumentTypeError(f"must be 0..65535: {text!r}")
+        return value
+
+    def _positive_int(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
+        return value
+
     p = sub.add_parser(
         "sim",
         help="serve the simulated Spark: a vLLM-compatible server on a modelled GB10",
-        description="Serve a simulated vLLM on a modelled DGX Spark until interrupted.",
+        description="Serve a SIMULATED vLLM on a modelled DGX Spark until interrupted: vLLM's HTTP API, "
+        "/metrics and startup log, with latencies calibrated to published DGX Spark figures.",
+    )
+    p.add_argument("--profile", metavar="NAME", help="serving profile (see --list-profiles)")
+    p.add_argument(
+        "--list-profiles", action="store_true", help="list the profiles with their published figures"
+    )
+    p.add_argument("--json", action="store_true", help="with --list-profiles: print JSON")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=_port, default=8000, metavar="N", help="port (default 8000; 0 picks one)")
+    p.add_argument(
+        "--speed", type=_positive_float, default=1.0, metavar="X", help="run X times faster than real time"
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed for lengths and text (default 0)")
+    p.add_argument(
+        "--startup",
+        choices=("realistic", "fast", "instant"),
+        default="realistic",
+        help="startup length: as on a Spark (minutes), ~2 s, or none (default realistic)",
+    )
+    p.add_argument(
+        "--metrics-style",
+        choices=("current", "v0.10", "v0.7"),
+        default="current",
+        help="pose as this vLLM's /metrics names (default current)",
+    )
+    p.add_argument("--max-model-len", type=_positive_int, metavar="N", help="override the profile's")
+    p.add_argument(
+        "--gpu-memory-utilization", type=_positive_float, metavar="F", help="override the profile's"
+    )
+    p.add_argument("--max-num-seqs", type=_positive_int, metavar="N", help="override the profile's")
+    p.add_argument("--quiet", action="store_true", help="print the URL only, not vLLM's log")
+    faults = p.add_argument_group("faults (durations in model seconds)")
+    faults.add_argument(
+        "--crash-after", type=_non_negative_float, metavar="S", help="engine dies S s after ready"
+    )
+    faults.add_argument("--fail-startup", choices=("kv",), help="fail startup with the KV-cache memory error")
+    faults.add_argument("--metrics-status", type=int, metavar="CODE", help="/metrics answers this status")
+    faults.add_argument(
+        "--metrics-delay", type=_non_negative_float, metavar="S", help="/metrics answers after S s"
+    )
+    faults.add_argument(
+        "--abort-after-tokens", type=_positive_int, metavar="N", help="abort every request after N tokens"
     )
     p.set_defaults(handler=_run_sim)
 
 
 def _run_sim(args: argparse.Namespace) -> int:
-    raise CliError("`sparktop sim` is not available in this build yet")
+    from sparktop.commands.sim import run
+
+    return run(args)
 
 
 def _add_gpu(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -261,7 +261,7 @@ class Figures:
 
     t: float
     window_s: float
-    """The span actually covered (shorter than asked until enough history exists)."""
+    """The span the percentiles cover (shorter than asked until enough history exists)."""
     requests_running: Num
     requests_waiting: Num
     kv_cache_usage: Num
@@ -275,6 +275,8 @@ class Figures:
     preemptions_total: Num
     requests_per_s: Num
     """Finished requests per second (every finished_reason)."""
+    failed_per_s: Num
+    """Requests per second that finished with ``abort`` or ``error``."""
     finished_in_window: Mapping[str, float] | Unknown
     finished_total: Mapping[str, float] | Unknown
     spec_decode_acceptance: Num
@@ -284,6 +286,98 @@ class Figures:
     counter_resets: int = 0
     """How many times the server's counters were seen to reset (restarts) so far."""
 
+
+# --------------------------------------------------------------------------------------------------
+# What a session knows about its target, and the frame views render
+
+
+TargetKind = Literal["url", "container", "simulator", "replay"]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerInfo:
+    """What the server says about itself (``/version``, ``/v1/models``), asked at ``t``."""
+
+    t: float
+    version: str | Unknown
+    models: tuple[str, ...]
+    max_model_len: int | None = None
+    root: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetInfo:
+    """What is being watched. ``profile`` is the serving profile's name (BF16, NVFP4, MTP...)."""
+
+    label: str
+    kind: TargetKind
+    model: str | Unknown = Unknown("not known yet")
+    profile: str | Unknown = Unknown("not given")
+    version: str | Unknown = Unknown("not known yet")
+    simulated: bool = False
+    max_model_len: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    """The server's state, since when, and how scraping goes."""
+
+    state: ServerState
+    since: float
+    detail: str
+    scrape_ok: bool
+    scrape_latency_s: float | None
+    failed_scrapes: int
+    """Consecutive scrapes that brought no figures."""
+    last_ok: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFigures:
+    """sparktop's own workload, measured on the client, over the window."""
+
+    ttft_p50: Num
+    ttft_p99: Num
+    tpot_p50: Num
+    e2e_p50: Num
+    completed: int
+    failed: int
+    failures: Mapping[str, int]
+    """Failed requests in the window by reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class GpuFigures:
+    """Figures derived from GPU samples over the rate window."""
+
+    power_avg_w: Num
+    energy_per_token_j: Num
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Recent values of the plotted series, one point per scrape; NaN where unknown."""
+
+    t: tuple[float, ...]
+    series: Mapping[str, tuple[float, ...]]
+    span_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingStatus:
+    path: str
+    bytes: int
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayStatus:
+    position: float
+    start: float
+    end: float
+    speed: float
+    playing: bool
 
 # --------------------------------------------------------------------------------------------------
 # Workload (the load generator's client-side observations)
@@ -353,11 +447,32 @@ class RequestRecord:
 
 @dataclass(frozen=True, slots=True)
 class WorkloadProgress:
-    """Where a running workload stands, for a status bar."""
+    """Where sparktop's own workload stands at ``t``."""
 
+    t: float
     phase: str
     done: int
     total: int | None
     in_flight: int
     failed: int
     elapsed_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """Everything every view needs at one moment. Views render frames; they compute nothing."""
+
+    t: float
+    target: TargetInfo
+    server: ServerStatus
+    figures: Figures | None
+    client: ClientFigures | None
+    gpu: GpuSample | None
+    gpu_figures: GpuFigures
+    workload: WorkloadProgress | None
+    events: tuple[Event, ...]
+    history: History
+    window_s: float
+    rate_window_s: float
+    recording: RecordingStatus | None = None
+    replay: ReplayStatus | None = None

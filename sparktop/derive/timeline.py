@@ -185,16 +185,18 @@ class Timeline:
                 return ticks[i]
         return None
 
-    def figures(self, window_s: float) -> Figures | None:
-        """Figures at the latest snapshot over the trailing ``window_s`` seconds."""
+    def figures(self, window_s: float, rate_window_s: float | None = None) -> Figures | None:
+        """Figures at the latest snapshot: latency percentiles over the trailing ``window_s``
+        seconds, rates (tokens/s, requests/s...) over ``rate_window_s`` (default: the same)."""
         snap = self._latest
         if snap is None:
             return None
         ticks = self._ticks
         end = ticks[-1]
-        start_index = self._start(end.t, window_s)
+        latency_start = self._start(end.t, window_s)
+        start_index = latency_start if rate_window_s is None else self._start(end.t, rate_window_s)
         start = ticks[start_index]
-        span = end.t - start.t
+        span = end.t - ticks[latency_start].t
         scalars = snap.scalars
 
         def rate(key: str) -> Num:
@@ -221,15 +223,21 @@ class Timeline:
 
         finished_window: Mapping[str, float] | Unknown
         requests_per_s: Num
+        failed_per_s: Num
         if end.finished is None or isinstance(snap.finished, Unknown):
             finished_window = snap.finished if isinstance(snap.finished, Unknown) else Unknown("no data")
-            requests_per_s = finished_window
+            requests_per_s = failed_per_s = finished_window
         else:
             first_f = self._first(start_index, lambda t: t.finished is not None) or end
             base = first_f.finished or {}
             finished_window = {r: v - base.get(r, 0.0) for r, v in end.finished.items()}
             f_span = end.t - first_f.t
-            requests_per_s = math.fsum(finished_window.values()) / f_span if f_span > 0 else Unknown(NEED_TWO)
+            if f_span > 0:
+                requests_per_s = math.fsum(finished_window.values()) / f_span
+                failed = finished_window.get("abort", 0.0) + finished_window.get("error", 0.0)
+                failed_per_s = failed / f_span
+            else:
+                requests_per_s = failed_per_s = Unknown(NEED_TWO)
 
         kv_usage = scalars.get("kv_cache_usage", Unknown("not read"))
         capacity = _kv_capacity(snap.cache_config)
@@ -253,6 +261,7 @@ class Timeline:
             preemptions_per_s=rate("preemptions_total"),
             preemptions_total=scalars.get("preemptions_total", Unknown("not read")),
             requests_per_s=requests_per_s,
+            failed_per_s=failed_per_s,
             finished_in_window=finished_window,
             finished_total=snap.finished,
             spec_decode_acceptance=_ratio(
@@ -265,7 +274,7 @@ class Timeline:
                 rate("prefix_cache_queries_total"),
                 "no prefix-cache queries in the window",
             ),
-            latency={key: self._latency(key, snap, start_index) for key in HISTOGRAM_KEYS},
+            latency={key: self._latency(key, snap, latency_start) for key in HISTOGRAM_KEYS},
             counter_resets=self.resets,
         )
 

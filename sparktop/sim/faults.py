@@ -29,10 +29,6 @@ class FaultConfig:
     abort_after_tokens: int | None = None
     """Every request is aborted by the engine once it has produced this many tokens."""
 
-    @property
-    def any(self) -> bool:
-        return self != FaultConfig()
-
 
 class FaultConfigError(ValueError):
     """A ``SPARKTOP_SIM_*`` value that does not parse; the message names the variable."""

@@ -21,6 +21,7 @@ from sparktop.sim.profiles import GIB
 NOT_SUPPORTED = Unknown("not supported on this device")
 SIMULATED_NAME = "NVIDIA GB10 (SIMULATED)"
 SIMULATED_UUID = "GPU-51a7ed00-5ba7-4c0d-9e10-000000000000"
+SIMULATED_DRIVER = "580.142 (SIMULATED)"
 ENGINE_HOST_PID = 48214
 CONTAINER_OVERHEAD_BYTES = int(2.2 * GIB)
 
@@ -180,6 +181,8 @@ class SimGpu:
                 container_bytes=float(container),
                 psi_some_avg10=0.0 if available > 0.05 * total else 12.0,
                 psi_full_avg10=0.0,
+                description=f"unified memory shared by the CPU and {SIMULATED_NAME}",
             ),
             simulated=True,
+            driver_version=SIMULATED_DRIVER,
         )

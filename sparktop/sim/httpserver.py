@@ -14,12 +14,14 @@ the engine starts, and their requests wait in the kernel's accept queue until ``
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
 from typing import Any
 
+_log = logging.getLogger(__name__)
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_BUFFERED_OUT = 32 * 1024 * 1024
@@ -172,16 +174,22 @@ class HttpConnection(asyncio.Protocol):
         try:
             result = self._handler(request, self)
         except Exception:  # a handler bug must not take the server down
-            if not self.closed and not self._streaming and self._busy:
+            _log.exception("handler failed for %s %s", request.method, request.path)
+            if self._streaming:
+                self.end()
+            elif self._busy:
                 self.respond(500, b'{"detail":"Internal Server Error"}')
-            raise
+            return
         if result is not None:
             task = asyncio.ensure_future(result)
             task.add_done_callback(self._handler_done)
             self._task = task
 
     def _handler_done(self, task: asyncio.Future[None]) -> None:
-        if task.cancelled() or task.exception() is None or self.closed:
+        if task.cancelled() or task.exception() is None:
+            return
+        _log.error("handler failed", exc_info=task.exception())
+        if self.closed:
             return
         # A failed handler: answer 500 if nothing was sent yet, else cut the stream short.
         if self._streaming:
@@ -269,7 +277,9 @@ class HttpConnection(asyncio.Protocol):
             out += b"transfer-encoding: chunked\r\n"
         else:
             out += b"content-length: %d\r\n" % length
-        out += b"content-type: " + content_type + b"\r\n" + extra
+        if content_type:
+            out += b"content-type: " + content_type + b"\r\n"
+        out += extra
         if not keep_alive:
             out += b"connection: close\r\n"
         return out + b"\r\n"

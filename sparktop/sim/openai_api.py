@@ -527,7 +527,7 @@ def completion_payload(
 class ChunkFormat:
     """Pre-rendered pieces of one stream's SSE chunks, so each token costs one JSON string encode."""
 
-    __slots__ = ("_chat", "_head", "_usage_head", "prompt_tokens")
+    __slots__ = ("_chat", "_head", "_plain_head", "_plain_tail", "_usage_head", "prompt_tokens")
 
     def __init__(self, req: GenerationRequest, rid: str, created: int) -> None:
         self._chat = req.kind == "chat"
@@ -541,6 +541,16 @@ class ChunkFormat:
         )
         self._usage_head = b"data: " + common + b',"choices":[],"usage":'
         self.prompt_tokens = req.prompt_tokens
+        self._plain_head = self._head + (b'"content":' if self._chat else b"")
+        self._plain_tail = (
+            b'},"logprobs":null,"finish_reason":null}]}\n\n'
+            if self._chat
+            else b',"logprobs":null,"finish_reason":null,"stop_reason":null}]}\n\n'
+        )
+
+    def content(self, text: str) -> bytes:
+        """The common chunk: answer text only (same bytes as ``delta(text)``, built faster)."""
+        return self._plain_head + orjson.dumps(text) + self._plain_tail
 
     def role(self) -> bytes:
         """Chat's first chunk: the role alone."""
@@ -562,7 +572,8 @@ class ChunkFormat:
             out = self._head + field + b'},"logprobs":null,"finish_reason":' + end
         else:
             out = self._head + t + b',"logprobs":null,"finish_reason":' + end
-        out += b"}]" if finish_reason is None else b',"stop_reason":null}]'
+        # vLLM leaves unset fields out of chat chunks but writes every field of completion chunks.
+        out += b"}]" if self._chat and finish_reason is None else b',"stop_reason":null}]'
         if completion_tokens is not None:
             out += b',"usage":' + orjson.dumps(usage(self.prompt_tokens, completion_tokens))
         return out + b"}\n\n"

@@ -10,7 +10,7 @@ plus ``speed`` x elapsed, so a speed factor compresses everything (startup, step
         await sim.wait_ready()
         ... sim.url ...
 
-``start_in_thread`` runs one on its own event loop in a daemon thread.
+``start_in_thread`` runs one on its own event loop in a daemon thread (``threaded.SimHandle``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 
 import orjson
 
@@ -31,7 +31,7 @@ from sparktop import codec
 from sparktop.model import GpuSample
 from sparktop.sim import startup as st
 from sparktop.sim.calibration import engine_config
-from sparktop.sim.engine import Engine
+from sparktop.sim.engine import Engine, StepResult
 from sparktop.sim.faults import FaultConfig
 from sparktop.sim.gpu import SimGpu
 from sparktop.sim.httpserver import HttpConnection, HttpRequest, HttpServer, bind_socket
@@ -51,7 +51,11 @@ from sparktop.sim.openai_api import (
 from sparktop.sim.profiles import GIB, Profile, Serving, get_profile
 from sparktop.sim.stats import ServerMetrics, cache_config_labels
 from sparktop.sim.streams import GenerationStream, plan_output
+from sparktop.sim.timebase import SimClock
 from sparktop.sim.vllm_metrics import STYLES, Style
+
+if TYPE_CHECKING:
+    from sparktop.sim.threaded import SimHandle
 
 State = Literal["created", "starting", "ready", "failed", "dead", "stopped"]
 LEGACY_VERSIONS: dict[Style, str] = {"v0.10": "0.10.2", "v0.7": "0.7.3"}
@@ -104,6 +108,10 @@ class SimConfig:
             raise ValueError(f"metrics_style must be one of {', '.join(STYLES)}, got {self.metrics_style!r}")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0..65535, got {self.port}")
+        if self.gpu_memory_utilization is not None and not 0 < self.gpu_memory_utilization <= 1:
+            raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+        if self.host_used_gib is not None and self.host_used_gib < 0:
+            raise ValueError(f"host_used_gib must not be negative, got {self.host_used_gib}")
 
     def serving(self, profile: Profile) -> Serving:
         """The profile's serving flags with this config's overrides."""
@@ -121,30 +129,6 @@ class SimConfig:
         return replace(profile.serving, **overrides)
 
 
-class SimClock:
-    """Model time: the wall clock at start plus ``speed`` x monotonic time elapsed since."""
-
-    def __init__(self, speed: float) -> None:
-        self.speed = speed
-        self._wall0 = time.time()
-        self._mono0 = time.monotonic()
-
-    def now(self) -> float:
-        return self._wall0 + (time.monotonic() - self._mono0) * self.speed
-
-    def mono_at(self, t: float) -> float:
-        """The monotonic time at which model time ``t`` comes."""
-        return self._mono0 + (t - self._wall0) / self.speed
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds) / self.speed)
-
-    async def sleep_until(self, t: float) -> None:
-        delay = self.mono_at(t) - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-
-
 class SimServer:
     """One simulated vLLM server (see the module docstring)."""
 
@@ -157,9 +141,12 @@ class SimServer:
             int(config.host_used_gib * GIB) if config.host_used_gib is not None else DEFAULT_HOST_USED_BYTES
         )
         self.plan = plan_memory(self.profile, self.serving, host_used_bytes=host_used)
-        self.vllm_version = config.vllm_version or LEGACY_VERSIONS.get(
-            config.metrics_style, self.profile.vllm_version
+        self.vllm_version = config.vllm_version or self.profile.vllm_version
+        """The vLLM the server runs as (startup log, which architectures it knows)."""
+        self.reported_version = config.vllm_version or LEGACY_VERSIONS.get(
+            config.metrics_style, self.vllm_version
         )
+        """What ``/version`` answers: an older release's number when posing with its metric names."""
         name = config.served_model_name or self.profile.served_model_name
         self.served = ServedModel(
             name=name,
@@ -182,6 +169,7 @@ class SimServer:
                 kv_bytes=self.plan.num_blocks * self.plan.block_bytes,
                 style=config.metrics_style,
             ),
+            sim_info={"profile": self.profile.name, "speed": f"{config.speed:g}", "simulated": "true"},
         )
         self.gpu = SimGpu(self.plan, start=self.clock.now(), host_used_bytes=host_used, seed=config.seed)
         self._gpu_lock = threading.Lock()
@@ -236,6 +224,7 @@ class SimServer:
             self._tasks.remove(task)
         if not task.cancelled() and task.exception() is not None:
             self.error = f"simulator fault: {task.exception()!r}"
+            self._log(st.api(self.error, "sparktop_sim.py:1", "ERROR"))
             self._shutdown_task = asyncio.ensure_future(self._shut(1))
 
     async def wait_ready(self) -> None:
@@ -363,12 +352,12 @@ class SimServer:
             self._deliver(result)
             cursor = result.end
 
-    def _deliver(self, result: Any) -> None:
+    def _deliver(self, result: StepResult) -> None:
         metrics = self.metrics
         end = result.end
         abort_after = self.config.faults.abort_after_tokens
         for req, count in result.emissions:
-            stream = req.tag
+            stream = cast(GenerationStream, req.tag)
             if req.aborted or stream.done:
                 continue
             if stream.sent == 0:
@@ -387,7 +376,7 @@ class SimServer:
                 self._active.discard(stream)
         for req in result.finished:
             metrics.finished(req, req.finish_reason, end)
-            self._active.discard(req.tag)
+            self._active.discard(cast(GenerationStream, req.tag))
         lag = time.monotonic() - self.clock.mono_at(end)
         metrics.step(result, lag)
 
@@ -444,11 +433,8 @@ class SimServer:
             reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}.get(
                 status, ""
             )
-            self._log(
-                st.bare(
-                    st.API, f'INFO:     {req.peer} - "{req.method} {req.path} HTTP/1.1" {status} {reason}'
-                )
-            )
+            request_line = f"{_printable(req.method)} {_printable(req.path)} HTTP/1.1"
+            self._log(st.bare(st.API, f'INFO:     {req.peer} - "{request_line}" {status} {reason}'))
 
     def _on_response(self, req: HttpRequest, status: int) -> None:
         if not req.streamed:
@@ -474,10 +460,10 @@ class SimServer:
         return handler(self, req, conn)
 
     def _health(self, req: HttpRequest, conn: HttpConnection) -> None:
-        self._reply(conn, req, 503 if self.state == "dead" else 200, b"")
+        self._reply(conn, req, 503 if self.state == "dead" else 200, b"", b"")
 
     def _version(self, req: HttpRequest, conn: HttpConnection) -> None:
-        self._reply(conn, req, 200, orjson.dumps({"version": self.vllm_version}))
+        self._reply(conn, req, 200, orjson.dumps({"version": self.reported_version}))
 
     def _models(self, req: HttpRequest, conn: HttpConnection) -> None:
         self._reply(conn, req, 200, orjson.dumps(models_payload(self.served, self.created)))
@@ -552,11 +538,13 @@ class SimServer:
         n = self._count
         self._count += 1
         seed = self.config.seed
+        # A request's own seed makes its answer reproducible on any server, as vLLM's sampling seed does.
         rng = random.Random(
-            f"{seed}:{request.seed}:{request.prompt_digest}" if request.seed is not None else f"{seed}:{n}"
+            f"req:{request.seed}:{request.prompt_digest}" if request.seed is not None else f"{seed}:{n}"
         )
         plan = plan_output(request, rng)
-        rid = ("chatcmpl-" if kind == "chat" else "cmpl-") + f"{rng.getrandbits(128):032x}"
+        unique = random.Random(f"id:{seed}:{n}").getrandbits(128)
+        rid = ("chatcmpl-" if kind == "chat" else "cmpl-") + f"{unique:032x}"
         self._trace[rid] = [req.started, None]
         if len(self._trace) > TRACE_KEEP:
             self._trace.popitem(last=False)
@@ -615,7 +603,14 @@ class SimServer:
 
     def start_in_thread(self, timeout: float = 10.0) -> SimHandle:
         """Run this server on its own event loop in a daemon thread; returns once the port is bound."""
+        from sparktop.sim.threaded import SimHandle
+
         return SimHandle(self, timeout)
+
+
+def _printable(text: str) -> str:
+    """Client-supplied text made safe for a terminal: control characters escaped."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 _ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -632,62 +627,3 @@ _ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
     "/sim/stats": (("GET",), "_sim_stats"),
     "/sim/trace": (("GET",), "_sim_trace"),
 }
-
-
-class SimHandle:
-    """A ``SimServer`` running in a daemon thread."""
-
-    def __init__(self, server: SimServer, timeout: float) -> None:
-        self.server = server
-        self._loop = asyncio.new_event_loop()
-        self._bound = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="sparktop-sim", daemon=True)
-        self._thread.start()
-        if not self._bound.wait(timeout):
-            raise TimeoutError("the simulated server did not bind its port in time")
-        if self._error is not None:
-            raise self._error
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._main())
-        finally:
-            self._loop.close()
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        try:
-            await self.server.start()
-        except BaseException as exc:
-            self._error = exc
-            self._bound.set()
-            return
-        self._bound.set()
-        stop = asyncio.ensure_future(self._stop.wait())
-        closed = asyncio.ensure_future(self.server.wait_closed())
-        await asyncio.wait({stop, closed}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        closed.cancel()
-        await self.server.stop()
-
-    def wait_ready(self, timeout: float | None = None) -> None:
-        """Block until the server answers HTTP (raises ``SimStartupError`` if startup failed)."""
-        future = asyncio.run_coroutine_threadsafe(self.server.wait_ready(), self._loop)
-        future.result(timeout)
-
-    def gpu_sample(self) -> GpuSample:
-        return self.server.gpu_sample()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Shut the server down and join its thread."""
-        if self._thread.is_alive() and self._stop is not None:
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout)

@@ -9,6 +9,7 @@ memory checks fail. ``LogFormat`` renders lines with the model clock's time.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ FAST_TOTAL_S = 2.0
 API_PID = 1
 ENGINE_PID = 214
 API = f"(APIServer pid={API_PID}) "
+VLLM_CORE_PY = "/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/core.py"
 ENGINE = f"(EngineCore_DP0 pid={ENGINE_PID}) "
 
 ROUTES = (
@@ -35,7 +37,6 @@ ROUTES = (
     ("/load", "GET"),
     ("/ping", "POST, GET"),
     ("/tokenize", "POST"),
-    ("/detokenize", "POST"),
     ("/v1/models", "GET"),
     ("/version", "GET"),
     ("/v1/chat/completions", "POST"),
@@ -88,43 +89,56 @@ class StartupStep:
     """Set on the last step of a failed startup: the root-cause line."""
 
 
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``"0.20.1"`` -> (0, 20, 1); anything after the numbers is ignored."""
+    out = []
+    for part in version.split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        out.append(int(digits))
+    return tuple(out)
+
+
 def _num(n: int) -> str:
     return f"{n:,}"
 
 
-def _tqdm(label: str, done: int, total: int, elapsed: float, per_item: float) -> str:
-    pct = int(100 * done / total)
-    left = (total - done) * per_item
+def _mmss(seconds: float) -> str:
+    return f"{int(seconds) // 60:02d}:{int(seconds) % 60:02d}"
 
-    def mmss(s: float) -> str:
-        return f"{int(s) // 60:02d}:{int(s) % 60:02d}"
 
+def _tqdm(label: str, done: int, total: int, per_item: float) -> str:
+    """A tqdm progress line as vLLM's shard loader prints it."""
+    if done == 0:
+        return f"{label}:   0% Completed | 0/{total} [00:00<?, ?it/s]"
     rate = f"{per_item:5.2f}s/it" if per_item >= 1 else f"{1 / per_item:5.2f}it/s"
-    eta = "?" if done == 0 else mmss(left)
-    return (
-        f"{label}: {pct:3d}% Completed | {done}/{total} [{mmss(elapsed)}<{eta}, {rate if done else '?it/s'}]"
-    )
+    times = f"{_mmss(done * per_item)}<{_mmss((total - done) * per_item)}"
+    return f"{label}: {100 * done // total:3d}% Completed | {done}/{total} [{times}, {rate}]"
 
 
 def _bar(label: str, total: int, seconds: float) -> str:
     rate = total / seconds if seconds > 0 else float(total)
-    return f"{label}: 100%|██████████| {total}/{total} [00:{int(seconds):02d}<00:00, {rate:5.2f}it/s]"
+    return f"{label}: 100%|██████████| {total}/{total} [{_mmss(seconds)}<00:00, {rate:5.2f}it/s]"
+
+
+def _engine_error(headline: str, where: str, line: int, call: str, error: str) -> tuple[LogLine, ...]:
+    """An engine-core exception as vLLM logs it: headline, a short traceback, the root cause."""
+    frame = f'  File "{VLLM_CORE_PY}", line {line}, in run_engine_core'
+    lines = (headline, "Traceback (most recent call last):", frame, f"    {call}", error)
+    return tuple(engine(text, where, "ERROR") for text in lines)
 
 
 def engine_failure(error: str) -> tuple[LogLine, ...]:
     """The lines an engine-core startup failure prints (root cause, then the API server's verdict)."""
-    where = "core.py:708"
     return (
-        engine("EngineCore failed to start.", where, "ERROR"),
-        engine("Traceback (most recent call last):", where, "ERROR"),
-        engine(
-            '  File "/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/core.py", line 699, in '
-            "run_engine_core",
-            where,
-            "ERROR",
+        *_engine_error(
+            "EngineCore failed to start.",
+            "core.py:708",
+            699,
+            "engine_core = EngineCoreProc(*args, **kwargs)",
+            error,
         ),
-        engine("    engine_core = EngineCoreProc(*args, **kwargs)", where, "ERROR"),
-        engine(error, where, "ERROR"),
         bare(API, "Traceback (most recent call last):"),
         bare(
             API,
@@ -133,7 +147,7 @@ def engine_failure(error: str) -> tuple[LogLine, ...]:
     )
 
 
-def unsupported_architecture(architecture: str, vllm_version: str) -> tuple[LogLine, ...]:
+def unsupported_architecture(architecture: str) -> tuple[LogLine, ...]:
     """What an image too old for the model prints before exiting."""
     return (
         bare(API, "Traceback (most recent call last):"),
@@ -141,8 +155,8 @@ def unsupported_architecture(architecture: str, vllm_version: str) -> tuple[LogL
         bare(
             API,
             f"  Value error, Model architectures ['{architecture}'] are not supported for now. Supported "
-            f"architectures: dict_keys([...]) [type=value_error, input_value=ArgsKwargs((), {{...}}), "
-            f"input_type=ArgsKwargs] (vLLM {vllm_version})",
+            "architectures: dict_keys([...]) [type=value_error, input_value=ArgsKwargs((), {...}), "
+            "input_type=ArgsKwargs]",
         ),
     )
 
@@ -188,6 +202,11 @@ def startup_script(
         api(f"vLLM server version {vllm_version}, serving model {model}", "api_server.py:1900"),
         api(f"non-default args: {args}", "utils.py:328"),
     )
+    if version_tuple(vllm_version) < version_tuple(profile.min_vllm_version):
+        error = f"Model architectures ['{profile.architecture}'] are not supported for now."
+        lines = unsupported_architecture(profile.architecture)
+        add(st.process_s * 0.5, "failed", *lines, error=error)
+        return steps
     config_lines = [
         api(f"Resolved architecture: {profile.architecture}", "model.py:547"),
         api(f"Using max model len {s.max_model_len}", "model.py:1510"),
@@ -252,7 +271,7 @@ def startup_script(
     load_lines += [
         engine("Using FLASHINFER attention backend.", "cuda.py:366"),
         engine("Using model weights format ['*.safetensors']", "weight_utils.py:392"),
-        bare(ENGINE, _tqdm("Loading safetensors checkpoint shards", 0, st.shards, 0.0, 1.0)),
+        bare(ENGINE, _tqdm("Loading safetensors checkpoint shards", 0, st.shards, 1.0)),
     ]
     add(1.0, "weights", *load_lines)
     per_shard = st.weights_s / st.shards
@@ -260,9 +279,7 @@ def startup_script(
         add(
             per_shard,
             None,
-            bare(
-                ENGINE, _tqdm("Loading safetensors checkpoint shards", i, st.shards, i * per_shard, per_shard)
-            ),
+            bare(ENGINE, _tqdm("Loading safetensors checkpoint shards", i, st.shards, per_shard)),
         )
     add(
         0.5,
@@ -374,25 +391,16 @@ def _forced_kv_error(plan: MemoryPlan) -> str:
 
 def crash_lines(error: str) -> tuple[LogLine, ...]:
     """What a dying engine core prints, then the API server as it shuts down."""
-    where = "core.py:866"
+    dead = (
+        "vllm.v1.engine.exceptions.EngineDeadError: EngineCore encountered an issue. "
+        "See stack trace (above) for the root cause."
+    )
     return (
-        engine("EngineCore encountered a fatal error.", where, "ERROR"),
-        engine("Traceback (most recent call last):", where, "ERROR"),
-        engine(
-            '  File "/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/core.py", line 857, in '
-            "run_engine_core",
-            where,
-            "ERROR",
+        *_engine_error(
+            "EngineCore encountered a fatal error.", "core.py:866", 857, "engine_core.run_busy_loop()", error
         ),
-        engine("    engine_core.run_busy_loop()", where, "ERROR"),
-        engine(error, where, "ERROR"),
         api("AsyncLLM output_handler failed.", "async_llm.py:480", "ERROR"),
-        api(
-            "vllm.v1.engine.exceptions.EngineDeadError: EngineCore encountered an issue. See stack trace "
-            "(above) for the root cause.",
-            "async_llm.py:480",
-            "ERROR",
-        ),
+        api(dead, "async_llm.py:480", "ERROR"),
     )
 
 

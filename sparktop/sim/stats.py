@@ -11,7 +11,7 @@ from __future__ import annotations
 from array import array
 from typing import Any
 
-from prometheus_client import Counter, Histogram, generate_latest
+from prometheus_client import Counter, Gauge, Histogram, generate_latest
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -71,6 +71,7 @@ class ServerMetrics:
         max_model_len: int,
         spec_positions: int,
         cache_config: dict[str, str],
+        sim_info: dict[str, str] | None = None,
     ) -> None:
         self.vllm = VllmMetrics(
             model_name,
@@ -91,6 +92,14 @@ class ServerMetrics:
             "http_request_duration_seconds", "Latency with only few buckets by handler.",
             ["handler", "method"], buckets=(0.1, 0.5, 1.0), registry=reg,
         )  # fmt: skip
+        if sim_info is not None:
+            info = Gauge(
+                "sparktop_sim_info",
+                "SIMULATED server: this vLLM is sparktop's simulator (labels: profile, speed).",
+                sorted(sim_info),
+                registry=reg,
+            )
+            info.labels(**sim_info).set(1)
         self._lag = Histogram(
             "sparktop_sim_step_lag_seconds",
             "SIMULATED server only: how late each engine step's tokens left the server (wall seconds).",

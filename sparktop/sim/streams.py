@@ -118,6 +118,13 @@ class GenerationStream:
         start = self.sent
         first = start == 0
         self.sent += count
+        fmt = self._fmt
+        plain = (
+            not (first or finished or self.request.continuous_usage) and start >= self.plan.reasoning_tokens
+        )
+        if fmt is not None and plain:  # the hot path: one chunk of answer text
+            self.sink.write(fmt.content(tokens.stream_text(self.plan.text_offset + start, count)))
+            return
         split = min(max(self.plan.reasoning_tokens, start), self.sent)
         pieces: list[tuple[str, bool]] = []
         offset = self.plan.text_offset
@@ -125,7 +132,6 @@ class GenerationStream:
             pieces.append((tokens.stream_text(offset + start, split - start), True))
         if self.sent > split:
             pieces.append((tokens.stream_text(offset + split, self.sent - split), False))
-        fmt = self._fmt
         if fmt is None:
             for text, reasoning in pieces:
                 (self._reasoning_parts if reasoning else self._parts).append(text)

@@ -4,7 +4,8 @@ Prompts are split into word-sized pieces (a word with its leading space, a numbe
 mark), about 4-5 characters per token as real BPE vocabularies give for English, and each piece is
 hashed to a stable id. Chat messages are wrapped in a Gemma-style template so their token counts
 include the template's special tokens. Generated text is read from a fixed pseudo-English stream at
-a per-request offset: cheap per token, and the same for the same seed.
+a per-request offset (cheap per token, the same for the same seed), made of the tokenizer's own
+pieces so that re-tokenizing an answer gives back its token count.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def _build_stream() -> tuple[str, ...]:
     since_stop = 0
     while len(out) < _STREAM_LEN:
         word = rng.choice(_WORDS)
-        out.append(" " + (word.capitalize() if capital else word))
+        out.extend(_PIECE.findall(" " + (word.capitalize() if capital else word)))
         capital = False
         since_stop += 1
         if since_stop > 6 and rng.random() < 0.14:
@@ -111,7 +112,6 @@ def _build_stream() -> tuple[str, ...]:
                 out.append("\n\n")
         elif since_stop > 3 and rng.random() < 0.06:
             out.append(",")
-    out[0] = out[0].lstrip()
     return tuple(out[:_STREAM_LEN])
 
 

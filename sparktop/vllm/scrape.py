@@ -24,7 +24,7 @@ import httpx
 import orjson
 
 from sparktop.clock import Clock, SystemClock
-from sparktop.model import ScrapeResult, ServerState, Unknown
+from sparktop.model import ScrapeResult, ServerInfo, ServerState, Unknown
 from sparktop.vllm.exposition import SeriesParser
 from sparktop.vllm.schema import Schema
 
@@ -63,16 +63,6 @@ class _Answer:
     failure: str | None = None  # "refused", "connect-timeout", "hang", "reset", "truncated", "too-large", ...
     detail: str = ""
     latency_s: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ServerInfo:
-    """What the server says about itself (``/version``, ``/v1/models``)."""
-
-    version: str | Unknown
-    models: tuple[str, ...]
-    max_model_len: int | None
-    root: str | None
 
 
 class Scraper:
@@ -151,18 +141,20 @@ class Scraper:
             return _Answer(failure="error", detail=_one_line(exc, type(exc).__name__))
 
     async def scrape(self) -> ScrapeResult:
-        """Poll /metrics and /health once. Never raises."""
-        t = self.clock.now()
+        """Poll /metrics and /health once. Never raises.
+
+        The result is stamped when the answers arrived: that is when its figures enter a session,
+        so a replay that feeds results at their stamps shows exactly what was seen live.
+        """
         try:
             async with asyncio.timeout(self._deadline):
                 metrics, health = await asyncio.gather(
                     self._get("/metrics"), self._get("/health", limit=65536)
                 )
         except TimeoutError:
-            return self._result(
-                t, "starting" if not self._seen_healthy else "unresponsive", "scrape timed out"
-            )
-        return self._classify(t, metrics, health)
+            state: ServerState = "starting" if not self._seen_healthy else "unresponsive"
+            return self._result(self.clock.now(), state, "scrape timed out")
+        return self._classify(self.clock.now(), metrics, health)
 
     def _result(self, t: float, state: ServerState, detail: str, **kw: object) -> ScrapeResult:
         if state == "healthy":
@@ -248,7 +240,7 @@ class Scraper:
                             root = entry["root"]
             except orjson.JSONDecodeError:
                 pass
-        return ServerInfo(version, tuple(models), max_len, root)
+        return ServerInfo(self.clock.now(), version, tuple(models), max_len, root)
 
 
 def _one_line(exc: BaseException, fallback: str) -> str:

@@ -115,6 +115,7 @@ class WorkloadRunner:
         now = time.perf_counter()
         elapsed = 0.0 if self._started is None else (self._finished or now) - self._started
         return WorkloadProgress(
+            t=self._now() if self._started is not None else self.clock.now(),
             phase=self._phase,
             done=self._done.get(self._stage_phase, 0),
             total=self._stage_total,

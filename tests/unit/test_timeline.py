@@ -164,3 +164,17 @@ def test_out_of_order_snapshots_are_ignored() -> None:
     tl.add(snap(5.0, gen=10.0))
     tl.add(snap(4.0, gen=0.0))
     assert tl.latest is not None and tl.latest.t == 5.0
+
+
+def test_separate_rate_window() -> None:
+    tl = Timeline()
+    # slow for 50 s, then fast for 10 s
+    gen = 0.0
+    for i in range(61):
+        tl.add(snap(float(i), gen=gen, ttft=(i, i, i, i, i)))
+        gen += 10.0 if i < 50 else 100.0
+    f = tl.figures(window_s=60.0, rate_window_s=10.0)
+    assert f is not None
+    assert f.generation_tps == pytest.approx(100.0)  # ticks 50..60 are all fast
+    assert f.window_s == 60.0
+    assert isinstance(f.latency["ttft"], LatencyStats) and f.latency["ttft"].count == 60

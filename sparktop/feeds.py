@@ -1,0 +1,93 @@
+"""Feeds: where views get their frames. A live session, a fixed list (tests), a recording (replay).
+
+A feed runs on the view's event loop and calls ``emit`` with a new frame every refresh interval;
+the view decides what to do with it (draw it, or hold it while paused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, Protocol
+
+from sparktop.clock import Clock, SystemClock
+from sparktop.model import Event, Frame
+from sparktop.session import Session
+
+Emit = Callable[[Frame], None]
+
+
+class Feed(Protocol):
+    span_s: float
+    """The history span views ask for (1 min / 5 min / 30 min)."""
+
+    async def run(self, emit: Emit) -> None:
+        """Produce frames until cancelled."""
+        ...
+
+    def mark(self, note: str) -> None:
+        """Add a user marker with a note at the current moment."""
+        ...
+
+
+SourceFactory = Callable[[Session], Coroutine[Any, Any, None]]
+
+
+class LiveFeed:
+    """A session fed by live sources; a frame every ``interval`` seconds."""
+
+    def __init__(
+        self,
+        session: Session,
+        sources: Sequence[SourceFactory],
+        *,
+        interval: float = 1.0,
+        span_s: float = 300.0,
+        clock: Clock | None = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.session = session
+        self.sources = list(sources)
+        self.interval = interval
+        self.span_s = span_s
+        self.clock = clock or SystemClock()
+        self._on_close = on_close
+
+    async def run(self, emit: Emit) -> None:
+        tasks: list[asyncio.Task[None]] = [
+            asyncio.create_task(source(self.session)) for source in self.sources
+        ]
+        try:
+            while True:
+                emit(self.session.frame(self.span_s, now=self.clock.now()))
+                await self.clock.sleep(self.interval)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            if self._on_close is not None:
+                await self._on_close()
+
+    def mark(self, note: str) -> None:
+        self.session.observe(Event(self.clock.now(), "marker", note, source="user"))
+
+
+class StaticFeed:
+    """Emits the given frames once each, in order, then holds (snapshot and Pilot tests)."""
+
+    def __init__(self, frames: Sequence[Frame], span_s: float = 300.0) -> None:
+        self.frames = list(frames)
+        self.span_s = span_s
+        self.marks: list[str] = []
+
+    async def run(self, emit: Emit) -> None:
+        for frame in self.frames:
+            emit(frame)
+            await asyncio.sleep(0)
+        await asyncio.Event().wait()
+
+    def mark(self, note: str) -> None:
+        self.marks.append(note)

@@ -1,0 +1,223 @@
+"""A session: raw observations in, frames out.
+
+Sources (the scraper, the GPU collector, the workload, a container, a replay) hand their raw
+observations to ``Session.observe``. The session passes each one, untouched, to its sinks (the
+recorder) and then derives from it: the timeline's figures, the plotted history, the server's state
+and the events that state changes produce. ``frame()`` assembles a frozen ``Frame`` from what has
+been derived; it does no I/O and computes no statistics of its own.
+
+Because everything derived is a function of the observations and their order, feeding a recorded
+session's observations back through a new ``Session`` gives the same frames (that is what replay
+does).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+
+from sparktop.derive.energy import energy_per_token, total_energy_mj
+from sparktop.derive.history import HistoryStore
+from sparktop.derive.timeline import Timeline
+from sparktop.model import (
+    Event,
+    Figures,
+    Frame,
+    GpuFigures,
+    GpuSample,
+    LatencyStats,
+    Num,
+    RecordingStatus,
+    ReplayStatus,
+    ScrapeResult,
+    ServerInfo,
+    ServerStatus,
+    TargetInfo,
+    Unknown,
+    WorkloadProgress,
+    is_known,
+)
+
+Observation = ScrapeResult | GpuSample | Event | ServerInfo | WorkloadProgress
+Sink = Callable[[Observation], None]
+
+_STATE_LEVEL = {
+    "healthy": "info",
+    "starting": "info",
+    "metrics-disabled": "warning",
+    "unresponsive": "warning",
+    "unreachable": "error",
+    "dead": "error",
+    "unknown": "info",
+}
+
+
+class Session:
+    """Derives frames from observations. Single-threaded: call it from one event loop."""
+
+    def __init__(
+        self,
+        target: TargetInfo,
+        *,
+        window_s: float = 60.0,
+        rate_window_s: float = 10.0,
+        history_s: float = 1800.0,
+        max_events: int = 2000,
+        start: float = 0.0,
+    ) -> None:
+        self.target = target
+        self.window_s = window_s
+        self.rate_window_s = rate_window_s
+        self.timeline = Timeline(retention_s=max(window_s, rate_window_s) + 30.0)
+        self.history = HistoryStore(capacity_s=history_s)
+        self.events: deque[Event] = deque(maxlen=max_events)
+        self.sinks: list[Sink] = []
+        self.figures: Figures | None = None
+        self.gpu: GpuSample | None = None
+        self.workload: WorkloadProgress | None = None
+        self.recording: RecordingStatus | None = None
+        self.replay: ReplayStatus | None = None
+        self.server = ServerStatus("unknown", start, "no scrape yet", False, None, 0, None)
+        self._last_t = start
+        self._power: deque[tuple[float, float]] = deque(maxlen=4096)
+        self._energy: deque[tuple[float, Num]] = deque(maxlen=4096)
+        self._tokens: deque[tuple[float, Num]] = deque(maxlen=4096)
+
+    # ----------------------------------------------------------------------------------------------
+    # in
+
+    def observe(self, obs: Observation) -> None:
+        """Take in one raw observation: sinks first, then derivation."""
+        for sink in self.sinks:
+            sink(obs)
+        self._last_t = max(self._last_t, obs.t)
+        if isinstance(obs, ScrapeResult):
+            self._scrape(obs)
+        elif isinstance(obs, GpuSample):
+            self._gpu(obs)
+        elif isinstance(obs, Event):
+            self.events.append(obs)
+        elif isinstance(obs, ServerInfo):
+            self._info(obs)
+        elif isinstance(obs, WorkloadProgress):
+            self.workload = obs
+
+    def _scrape(self, result: ScrapeResult) -> None:
+        previous = self.server
+        ok = result.snapshot is not None
+        since = previous.since if previous.state == result.state else result.t
+        self.server = ServerStatus(
+            state=result.state,
+            since=since,
+            detail=result.detail,
+            scrape_ok=ok,
+            scrape_latency_s=result.latency_s,
+            failed_scrapes=0 if ok else previous.failed_scrapes + 1,
+            last_ok=result.t if ok else previous.last_ok,
+        )
+        if previous.state != result.state:
+            level = _STATE_LEVEL.get(result.state, "info")
+            self.events.append(
+                Event(result.t, "state", f"server {result.state}: {result.detail}", "sparktop", level)  # type: ignore[arg-type]
+            )
+        if result.snapshot is not None:
+            resets = self.timeline.resets
+            self.timeline.add(result.snapshot)
+            if self.timeline.resets > resets:
+                self.events.append(
+                    Event(
+                        result.t, "state", "counters went down: the server restarted", "sparktop", "warning"
+                    )
+                )
+            self.figures = self.timeline.figures(self.window_s, self.rate_window_s)
+            tokens = result.snapshot.scalars.get("generation_tokens_total")
+            if tokens is not None:
+                self._tokens.append((result.t, tokens))
+        self._append_history(result.t, ok)
+
+    def _gpu(self, sample: GpuSample) -> None:
+        self.gpu = sample
+        power = [d.power_w for d in sample.devices if is_known(d.power_w)]
+        if power:
+            self._power.append((sample.t, math.fsum(power)))
+        self._energy.append((sample.t, total_energy_mj(sample)))
+
+    def _info(self, info: ServerInfo) -> None:
+        target = self.target
+        model: str | Unknown = info.models[0] if info.models else target.model
+        self.target = replace(
+            target,
+            model=model,
+            version=info.version if not isinstance(info.version, Unknown) else target.version,
+            max_model_len=info.max_model_len or target.max_model_len,
+        )
+
+    def _append_history(self, t: float, ok: bool) -> None:
+        values: dict[str, float] = {}
+        f = self.figures if ok else None
+        if f is not None:
+            _put(values, "running", f.requests_running)
+            _put(values, "waiting", f.requests_waiting)
+            _put(values, "kv_usage", f.kv_cache_usage)
+            _put(values, "preemptions_per_s", f.preemptions_per_s)
+            _put(values, "gen_tps", f.generation_tps)
+            _put(values, "decode_per_user", f.decode_tps_per_request)
+            _put(values, "prompt_tps", f.prompt_tps)
+            _put(values, "requests_per_s", f.requests_per_s)
+            _put(values, "failed_per_s", f.failed_per_s)
+            ttft = f.latency.get("ttft")
+            if isinstance(ttft, LatencyStats):
+                _put(values, "ttft_p50", ttft.p50)
+                _put(values, "ttft_p99", ttft.p99)
+        gpu = self.gpu
+        if gpu is not None and gpu.devices:
+            device = gpu.devices[0]
+            _put(values, "gpu_util", device.utilization_pct)
+            _put(values, "gpu_power", device.power_w)
+            _put(values, "gpu_temp", device.temperature_c)
+            _put(values, "mem_gpu_bytes", gpu.memory.gpu_processes_bytes)
+            _put(values, "mem_available_bytes", gpu.memory.available_bytes)
+        elif gpu is not None:
+            _put(values, "mem_available_bytes", gpu.memory.available_bytes)
+        self.history.append(t, values)
+
+    # ----------------------------------------------------------------------------------------------
+    # out
+
+    def gpu_figures(self, now: float) -> GpuFigures:
+        start = now - self.rate_window_s
+        recent = [p for t, p in self._power if t >= start]
+        power: Num = math.fsum(recent) / len(recent) if recent else Unknown("no power readings in the window")
+        energy: Num
+        if not self._energy:
+            energy = Unknown("no GPU readings")
+        else:
+            energy = energy_per_token(list(self._energy), list(self._tokens), self.rate_window_s, now)
+        return GpuFigures(power, energy)
+
+    def frame(self, span_s: float, now: float | None = None) -> Frame:
+        """The frame at ``now`` (default: the newest observation) with ``span_s`` seconds of history."""
+        t = self._last_t if now is None else now
+        return Frame(
+            t=t,
+            target=self.target,
+            server=self.server,
+            figures=self.figures,
+            client=None,
+            gpu=self.gpu,
+            gpu_figures=self.gpu_figures(t),
+            workload=self.workload,
+            events=tuple(self.events),
+            history=self.history.view(span_s, now=t if now is not None else None),
+            window_s=self.window_s,
+            rate_window_s=self.rate_window_s,
+            recording=self.recording,
+            replay=self.replay,
+        )
+
+
+def _put(values: dict[str, float], name: str, value: Num | None) -> None:
+    if value is not None and not isinstance(value, Unknown):
+        values[name] = value

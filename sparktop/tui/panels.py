@@ -1,0 +1,303 @@
+"""What each dashboard panel shows: a frame turned into titles, values and series to plot.
+
+Pure and testable without a terminal. Every figure comes from the frame; an unknown figure shows as
+a dash and the panel's note says why (the reason travels with the value from where it arose).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sparktop import fmt
+from sparktop.model import Frame, GpuDevice, LatencyStats, Num, Unknown, is_known
+
+Level = Literal["ok", "warn", "bad", "muted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    label: str
+    series: str
+    """History series plotted on this row."""
+    value: str
+    color: str = "a"
+    """Series colour: a, b or c (theme variables spark-a/b/c)."""
+    top: float | None = None
+    """Value of a full column (None: the largest value shown)."""
+    how: str = "mean"
+    level: Level = "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class PanelView:
+    key: str
+    title: str
+    headline: str
+    rows: tuple[Row, ...]
+    note: str = ""
+    note_level: Level = "muted"
+    badge: str = ""
+    """Shown after the title, e.g. SIMULATED."""
+
+
+def _level(value: Num, *, warn: float, bad: float, normal: Level) -> Level:
+    if not is_known(value):
+        return normal
+    return "bad" if value >= bad else "warn" if value >= warn else normal
+
+
+def _reason(*values: object) -> str:
+    for value in values:
+        if isinstance(value, Unknown):
+            return value.reason
+    return ""
+
+
+def _stats(value: LatencyStats | Unknown | None) -> tuple[Num, Num, str]:
+    if isinstance(value, LatencyStats):
+        return value.p50, value.p99, _reason(value.p50)
+    if isinstance(value, Unknown):
+        return value, value, value.reason
+    return Unknown("no data"), Unknown("no data"), "no data"
+
+
+def queue(frame: Frame) -> PanelView:
+    f = frame.figures
+    running: Num = f.requests_running if f else Unknown("no figures yet")
+    waiting: Num = f.requests_waiting if f else Unknown("no figures yet")
+    wait_level: Level = "warn" if is_known(waiting) and waiting > 0 else "ok"
+    return PanelView(
+        "queue",
+        "Queue",
+        f"{fmt.num(running, 0)} run · {fmt.num(waiting, 0)} wait",
+        (
+            Row("running", "running", fmt.num(running, 0), "a", how="max"),
+            Row("waiting", "waiting", fmt.num(waiting, 0), "b", how="max", level=wait_level),
+        ),
+        note=_reason(running, waiting),
+    )
+
+
+def kv_cache(frame: Frame) -> PanelView:
+    f = frame.figures
+    usage: Num = f.kv_cache_usage if f else Unknown("no figures yet")
+    used: Num = f.kv_cache_used_tokens if f else Unknown("no figures yet")
+    capacity: Num = f.kv_cache_capacity_tokens if f else Unknown("no figures yet")
+    preempt: Num = f.preemptions_per_s if f else Unknown("no figures yet")
+    total: Num = f.preemptions_total if f else Unknown("no figures yet")
+    level: Level = (
+        "bad" if is_known(usage) and usage >= 0.95 else "warn" if is_known(usage) and usage >= 0.8 else "ok"
+    )
+    tokens = f"{fmt.si(used)}/{fmt.si(capacity)} tok" if is_known(capacity) else ""
+    preempt_level: Level = "bad" if is_known(preempt) and preempt > 0 else "ok"
+    return PanelView(
+        "kv",
+        "KV cache",
+        " · ".join(x for x in (fmt.pct(usage), tokens) if x),
+        (
+            Row("used", "kv_usage", fmt.pct(usage), "a", top=1.0, level=level),
+            Row(
+                "preempt",
+                "preemptions_per_s",
+                fmt.num(preempt, 2) + "/s" if is_known(preempt) else fmt.DASH,
+                "b",
+                how="max",
+                level=preempt_level,
+            ),
+        ),
+        note=f"{fmt.num(total, 0)} preempted in all" if is_known(total) else _reason(usage, capacity),
+    )
+
+
+def ttft(frame: Frame) -> PanelView:
+    f = frame.figures
+    p50, p99, reason = _stats(f.latency.get("ttft") if f else None)
+    rows = [
+        Row("p50", "ttft_p50", fmt.seconds(p50), "a", how="max"),
+        Row("p99", "ttft_p99", fmt.seconds(p99), "b", how="max"),
+    ]
+    client = frame.client
+    if client is not None:
+        rows.append(Row("client99", "client_ttft_p99", fmt.seconds(client.ttft_p99), "c", how="max"))
+    return PanelView(
+        "ttft",
+        "TTFT",
+        f"p50 {fmt.seconds(p50)} · p99 {fmt.seconds(p99)}",
+        tuple(rows),
+        note=f"server histogram over {fmt.duration(frame.window_s)}" + (f"; {reason}" if reason else ""),
+    )
+
+
+def decode(frame: Frame) -> PanelView:
+    f = frame.figures
+    agg: Num = f.generation_tps if f else Unknown("no figures yet")
+    per: Num = f.decode_tps_per_request if f else Unknown("no figures yet")
+    return PanelView(
+        "decode",
+        "Decode",
+        f"{fmt.si(agg)} tok/s · {fmt.num(per, 1)}/user",
+        (
+            Row("total", "gen_tps", fmt.si(agg), "a"),
+            Row("per user", "decode_per_user", fmt.num(per, 1), "b"),
+        ),
+        note=_reason(agg, per) or f"tokens/s over {fmt.duration(frame.rate_window_s)}",
+    )
+
+
+def prefill(frame: Frame) -> PanelView:
+    f = frame.figures
+    tps: Num = f.prompt_tps if f else Unknown("no figures yet")
+    queue_stats = f.latency.get("queue") if f else None
+    q50, _, _ = _stats(queue_stats)
+    return PanelView(
+        "prefill",
+        "Prefill",
+        f"{fmt.si(tps)} tok/s",
+        (Row("prompt", "prompt_tps", fmt.si(tps), "a"),),
+        note=f"queue time p50 {fmt.seconds(q50)}" if is_known(q50) else _reason(tps),
+    )
+
+
+def requests(frame: Frame) -> PanelView:
+    f = frame.figures
+    rate: Num = f.requests_per_s if f else Unknown("no figures yet")
+    finished = f.finished_in_window if f else Unknown("no figures yet")
+    failed_server = 0.0
+    parts = []
+    if not isinstance(finished, Unknown):
+        for reason in ("stop", "length", "abort", "error"):
+            count = finished.get(reason, 0.0)
+            parts.append(f"{reason} {count:,.0f}")
+            if reason in ("abort", "error"):
+                failed_server += count
+    client = frame.client
+    failed_text = f"{failed_server:,.0f}"
+    level: Level = "bad" if failed_server > 0 else "ok"
+    if client is not None:
+        failed_text += f" · client {client.failed}"
+        if client.failed:
+            level = "bad"
+    return PanelView(
+        "requests",
+        "Requests",
+        f"{fmt.num(rate, 2)}/s done · {failed_text} failed",
+        (
+            Row("done/s", "requests_per_s", fmt.num(rate, 2), "a"),
+            Row("failed/s", "failed_per_s", failed_text, "b", how="max", level=level),
+        ),
+        note=" · ".join(parts) if parts else _reason(rate, finished),
+        note_level="muted",
+    )
+
+
+def _device(frame: Frame) -> GpuDevice | None:
+    gpu = frame.gpu
+    return gpu.devices[0] if gpu is not None and gpu.devices else None
+
+
+def gpu(frame: Frame) -> PanelView:
+    sample = frame.gpu
+    device = _device(frame)
+    badge = "SIMULATED" if (sample is not None and sample.simulated) or frame.target.simulated else ""
+    if device is None:
+        why = "no GPU sample yet" if sample is None else f"{sample.status}: {sample.detail}"
+        return PanelView(
+            "gpu",
+            "GPU",
+            fmt.DASH,
+            (Row("util", "gpu_util", fmt.DASH, "a", top=100.0), Row("power", "gpu_power", fmt.DASH, "b")),
+            note=why,
+            note_level="warn",
+            badge=badge,
+        )
+    util, power, temp = device.utilization_pct, device.power_w, device.temperature_c
+    limit = device.power_limit_w
+    energy = frame.gpu_figures.energy_per_token_j
+    notes = [fmt.clean(str(device.name)) if not isinstance(device.name, Unknown) else "GPU"]
+    if is_known(energy):
+        notes.append(f"{energy:.2f} J/token")
+    unknown = [
+        name for name, v in (("util", util), ("power", power), ("temp", temp)) if isinstance(v, Unknown)
+    ]
+    if unknown:
+        notes.append(f"{', '.join(unknown)}: {_reason(util, power, temp)}")
+    return PanelView(
+        "gpu",
+        "GPU",
+        f"{fmt.num(util, 0, '%').replace(' %', '%')} · {fmt.num(power, 0, 'W')} · {fmt.num(temp, 0, '°C')}",
+        (
+            Row("util", "gpu_util", fmt.num(util, 0) + "%" if is_known(util) else fmt.DASH, "a", top=100.0),
+            Row("power", "gpu_power", fmt.num(power, 0, "W"), "b", top=limit if is_known(limit) else None),
+            Row("temp", "gpu_temp", fmt.num(temp, 0, "°C"), "c", top=100.0),
+        ),
+        note=" · ".join(notes),
+        badge=badge,
+    )
+
+
+def memory(frame: Frame) -> PanelView:
+    sample = frame.gpu
+    badge = "SIMULATED" if sample is not None and sample.simulated else ""
+    if sample is None:
+        return PanelView("memory", "Memory", fmt.DASH, (), note="no sample yet")
+    mem = sample.memory
+    device = _device(frame)
+    unified = device is None or device.unified_memory
+    total = mem.total_bytes
+    pressure = mem.psi_some_avg10
+    level: Level = (
+        "bad"
+        if is_known(pressure) and pressure >= 10
+        else "warn"
+        if is_known(pressure) and pressure > 1
+        else "muted"
+    )
+    rows: tuple[Row, ...]
+    if unified:
+        rows = (
+            Row(
+                "GPU procs",
+                "mem_gpu_bytes",
+                fmt.gib(mem.gpu_processes_bytes),
+                "a",
+                top=total if is_known(total) else None,
+            ),
+            Row(
+                "available",
+                "mem_available_bytes",
+                fmt.gib(mem.available_bytes),
+                "b",
+                top=total if is_known(total) else None,
+            ),
+        )
+        used, free = fmt.gib(mem.gpu_processes_bytes), fmt.gib(mem.available_bytes)
+        headline = f"GPU {used} · free {free} of {fmt.gib(total)}"
+        note = f"cache {fmt.gib(mem.page_cache_bytes)} · PSI {fmt.num(pressure, 1)}%"
+        if is_known(mem.container_bytes):
+            note = f"container {fmt.gib(mem.container_bytes)} · " + note
+    else:
+        assert device is not None
+        rows = (
+            Row(
+                "used",
+                "mem_gpu_bytes",
+                fmt.gib(device.memory_used_bytes),
+                "a",
+                top=device.memory_total_bytes if is_known(device.memory_total_bytes) else None,
+            ),
+        )
+        headline = f"{fmt.gib(device.memory_used_bytes)} of {fmt.gib(device.memory_total_bytes)}"
+        note = f"host free {fmt.gib(mem.available_bytes)} · PSI {fmt.num(pressure, 1)}%"
+    return PanelView(
+        "memory",
+        "Unified memory" if unified else "GPU memory",
+        headline,
+        rows,
+        note=note,
+        note_level=level,
+        badge=badge,
+    )
+
+
+BUILDERS = (queue, kv_cache, ttft, decode, prefill, requests, gpu, memory)
