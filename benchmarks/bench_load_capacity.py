@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import subprocess
 import sys
 import time
 
 import aiohttp
-from load_common import cores, start_sim, stop_sim
+from load_common import cores, pin, start_sim, stop_sim
 
 from sparktop.clock import SystemClock
 from sparktop.model import Event
@@ -84,13 +83,10 @@ asyncio.run(main())
 
 
 def start_firehose() -> tuple[subprocess.Popen[str], str]:
-    available = cores()
     proc = subprocess.Popen([sys.executable, "-c", FIREHOSE], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
-    if len(available) >= 2:
-        os.sched_setaffinity(proc.pid, {available[0]})
-        os.sched_setaffinity(0, {available[1]})
+    pin(proc.pid)
     return proc, url
 
 

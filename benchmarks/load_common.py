@@ -1,48 +1,63 @@
-"""Shared by the load-generator benchmarks: the simulator in its own process, pinned to its own core."""
+"""Shared by the load-generator benchmarks: the simulator (`sparktop sim`) in its own process,
+pinned to its own core, with the benchmark on the other."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
-
-SIM_CODE = """
-import asyncio, os, sys
-from sparktop.sim.server import SimConfig, SimServer
-
-async def main() -> None:
-    config = SimConfig(
-        profile=sys.argv[1], speed=float(sys.argv[2]), seed=0, startup="instant", access_log=False
-    )
-    async with SimServer(config) as sim:
-        await sim.wait_ready()
-        print(sim.url, flush=True)
-        await asyncio.Event().wait()
-
-asyncio.run(main())
-"""
+import urllib.request
 
 
 def cores() -> list[int]:
     return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 
 
-def start_sim(profile: str = "gemma4-26b-a4b-nvfp4", speed: float = 1.0) -> tuple[subprocess.Popen[str], str]:
-    """The simulator in a child process on the first core; this process moves to the second."""
+def pin(child: int) -> None:
+    """The child on the first core, this process on the second (when there are two);
+    ``SPARKTOP_BENCH_PIN=0`` leaves both to the scheduler."""
     available = cores()
+    if len(available) >= 2 and os.environ.get("SPARKTOP_BENCH_PIN", "1") != "0":
+        os.sched_setaffinity(child, {available[0]})
+        os.sched_setaffinity(0, {available[1]})
+
+
+def start_sim(profile: str = "gemma4-26b-a4b-nvfp4", speed: float = 1.0) -> tuple[subprocess.Popen[str], str]:
+    """`sparktop sim` in a child process; returns it and its URL once it answers."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", SIM_CODE, profile, str(speed)], stdout=subprocess.PIPE, text=True
+        [
+            sys.executable,
+            "-m",
+            "sparktop",
+            "sim",
+            "--profile",
+            profile,
+            "--port",
+            "0",
+            "--speed",
+            str(speed),
+            "--startup",
+            "instant",
+            "--quiet",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
-    url = proc.stdout.readline().strip()
-    if not url.startswith("http://"):
+    found = re.search(r"http://\S+", proc.stdout.readline())
+    if found is None:
         proc.kill()
         raise RuntimeError("the simulator did not start")
-    if len(available) >= 2:
-        os.sched_setaffinity(proc.pid, {available[0]})
-        os.sched_setaffinity(0, {available[1]})
-    time.sleep(0.2)
+    url = found.group(0)
+    pin(proc.pid)
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=1):
+                break
+        except OSError:
+            time.sleep(0.05)
     return proc, url
 
 

@@ -379,6 +379,7 @@ class ReplayStatus:
     speed: float
     playing: bool
 
+
 # --------------------------------------------------------------------------------------------------
 # Workload (the load generator's client-side observations)
 

@@ -17,7 +17,8 @@ import pytest
 
 from sparktop.codec import decode
 from sparktop.model import RequestRecord
-from sparktop.sim.server import SimConfig, SimHandle, SimServer
+from sparktop.sim.server import SimConfig, SimServer
+from sparktop.sim.threaded import SimHandle
 from sparktop.workload import external
 
 ROOT = Path(__file__).resolve().parents[2]
