@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sparktop.clock import Clock
+from sparktop.fmt import clean
 from sparktop.model import Event, Level, RequestRecord, WorkloadProgress
 from sparktop.workload import arrivals
 from sparktop.workload.client import Exchange, OpenAIClient, Timeouts
@@ -213,9 +214,9 @@ class WorkloadRunner:
             if isinstance(name, str) and name:
                 self.model = name[:200]
                 return
-        reason = ex.error or f"HTTP {ex.status}" if ex.status != 200 else "no model listed"
+        reason = ex.error or (f"HTTP {ex.status}" if ex.status != 200 else "no model listed")
         self._event(
-            f"could not read the model name from /v1/models ({reason}); requests name no model",
+            f"could not read the model name from /v1/models ({clean(reason)}); requests name no model",
             level="warning",
         )
 

@@ -269,6 +269,40 @@ async def test_bad_input_is_a_4xx_with_the_server_reason() -> None:
         )
 
 
+async def test_http_errors_are_failures_with_the_server_reason() -> None:
+    body = b'{"error":{"message":"EngineCore encountered an issue.","type":"InternalServerError","code":500}}'
+    server = FaultServer(
+        routes={"/v1/completions": Route(status=500, body=body, content_type="application/json")}
+    )
+    await server.start()
+    try:
+        runner = await run(
+            server.url, one(ClosedLoop(name="e", users=2, input_len=8, output_len=4)), model="m"
+        )
+    finally:
+        await server.stop()
+    assert [(r.status, r.error) for r in runner.records] == [
+        (500, "HTTP 500: EngineCore encountered an issue."),
+    ] * 2
+
+
+async def test_a_server_that_refuses_forced_lengths_is_asked_without_them() -> None:
+    body = b'{"object":"error","message":"Unrecognized request argument supplied: ignore_eos","code":400}'
+    server = FaultServer(
+        routes={"/v1/completions": Route(status=400, body=body, content_type="application/json")}
+    )
+    await server.start()
+    try:
+        runner = await run(
+            server.url, one(ClosedLoop(name="f", users=1, input_len=8, output_len=4, runs=2)), model="m"
+        )
+    finally:
+        await server.stop()
+    assert all(r.status == 400 for r in runner.records)
+    warnings = [e.text for e in runner.events if e.level == "warning"]
+    assert warnings == ["the server refuses min_tokens/ignore_eos: output lengths are no longer forced"]
+
+
 async def test_a_server_that_never_answers_times_out() -> None:
     server = FaultServer(routes={"/v1/completions": Route(mode="hang"), "/v1/models": Route(mode="hang")})
     await server.start()
