@@ -20,6 +20,7 @@ the requests still in flight are recorded as failed (``cancelled``), not dropped
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import time
@@ -300,28 +301,37 @@ class WorkloadRunner:
         turn: int = 0,
         batch: int = 0,
         semaphore: asyncio.Semaphore | None = None,
-    ) -> RequestRecord:
+    ) -> RequestRecord | None:
+        """Send one request and record it; None when the run was stopped before it was sent (an
+        open-loop request still waiting for a concurrency slot never reached the server)."""
         rid = self._next_id
         self._next_id += 1
         path = CHAT_PATH if self.endpoint == "chat" else COMPLETIONS_PATH
+        payload = prompt.payload
+        if not self._force_output and "ignore_eos" in payload:
+            payload = {k: v for k, v in payload.items() if k not in ("ignore_eos", "min_tokens")}
         start = time.perf_counter()
-        self._in_flight += 1
+        sent = False
         try:
-            if semaphore is not None:
-                async with semaphore:
-                    start = time.perf_counter()
-                    ex = await self._client.post_stream(path, prompt.payload, start=start)
-            else:
-                ex = await self._client.post_stream(path, prompt.payload, start=start)
+            async with semaphore if semaphore is not None else contextlib.nullcontext():
+                start = time.perf_counter()  # a request waiting for a slot is not yet started
+                sent = True
+                self._in_flight += 1
+                try:
+                    ex = await self._client.post_stream(path, payload, start=start)
+                finally:
+                    self._in_flight -= 1
         except asyncio.CancelledError:
+            if not sent:
+                if not self._stopped():
+                    raise
+                return None
             ex = Exchange(start=start, error=CANCELLED, end=time.perf_counter())
             record = self._record(rid, ex, prompt, phase, warmup, scheduled, user, turn, batch)
             self._keep(record)
             if not self._stopped():
                 raise
             return record
-        finally:
-            self._in_flight -= 1
         record = self._record(rid, ex, prompt, phase, warmup, scheduled, user, turn, batch)
         self._keep(record)
         return record
@@ -450,7 +460,7 @@ class WorkloadRunner:
                     self._spawn(self._send(p, phase=phase, user=u, turn=turn, batch=batch))
                     for u, p in enumerate(prompts)
                 ]
-                records = await self._gather(tasks)
+                records = [r for r in await self._gather(tasks) if r is not None]
                 batch += 1
                 if turn < stage.depth:
                     by_user = {r.user: r for r in records}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import socket
 from collections.abc import AsyncIterator
@@ -354,3 +355,19 @@ async def test_cancel_records_what_was_in_flight(gemma: SimServer) -> None:
     assert summary.failed == 2 and len(runner.records) == 2  # no new round started
     assert all(r.error == "cancelled (the run was stopped)" for r in runner.records)
     assert runner.progress().phase == "cancelled"
+
+
+async def test_cancel_does_not_record_requests_that_never_left(gemma: SimServer) -> None:
+    stage = OpenLoop(
+        name="o", rate=math.inf, num_prompts=20, max_concurrency=1, input_len=16, output_len=100_000
+    )
+    runner = WorkloadRunner(gemma.url, one(stage), clock=SystemClock())
+    task = asyncio.ensure_future(runner.run())
+    for _ in range(500):
+        if runner.progress().in_flight:
+            break
+        await asyncio.sleep(0.01)
+    assert runner.progress().in_flight == 1  # the other 19 wait for the one slot
+    runner.cancel()
+    await asyncio.wait_for(task, timeout=5)
+    assert [r.error for r in runner.records] == ["cancelled (the run was stopped)"]
