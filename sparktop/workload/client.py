@@ -1,10 +1,13 @@
-"""A lean HTTP/1.1 client for OpenAI-compatible streaming endpoints, on asyncio's Protocol API.
+"""A lean HTTP/1.1 client for OpenAI-compatible streaming endpoints, on asyncio's event loop.
 
-Why not a general client: a streamed chunk must cost a few microseconds and be timestamped the
-moment its bytes come off the socket, so that hundreds of concurrent streams neither saturate the
-generator's core nor bend its TTFT. Each connection is a ``Protocol`` whose ``data_received`` reads
-``time.perf_counter()`` first, then decodes chunked transfer encoding and SSE in place; no task is
-woken per chunk. Until a response's first token, each SSE event is parsed with orjson (to apply the
+Why not a general client: a streamed chunk must cost a few microseconds and carry the time its bytes
+arrived, so that hundreds of concurrent streams neither saturate the generator's core nor bend its
+TTFT. Each plain-HTTP connection is a non-blocking socket read straight into one buffer when the
+loop finds it readable, with the kernel's receive timestamp (``SO_TIMESTAMPNS``): when 256 streams
+deliver in the same instant and are read one after another, each still gets its own arrival time.
+Chunked transfer encoding and SSE are decoded in place; no task is woken per chunk. (Over TLS, or
+where the platform has no receive timestamps, an asyncio transport is used and arrivals are stamped
+in its callback.) Until a response's first token, each SSE event is parsed with orjson (to apply the
 first-token rule: a chunk that carries content or reasoning text, not an empty or role-only one);
 after it, token chunks are recognised by byte checks and only the rare chunk with a finish reason,
 usage or an error is parsed.
@@ -749,8 +752,12 @@ class OpenAIClient:
         api_key: str | None = None,
         timeouts: Timeouts | None = None,
         user_agent: str = "sparktop",
+        kernel_timestamps: bool = True,
     ) -> None:
+        """``kernel_timestamps``: stamp arrivals with the kernel's receive time where the platform
+        offers it (plain HTTP); otherwise, and always over TLS, when the event loop delivers them."""
         scheme, host, port, prefix = split_base_url(base_url)
+        self.kernel_timestamps = kernel_timestamps
         self.host = host
         self.port = port
         self.prefix = prefix
@@ -812,7 +819,7 @@ class OpenAIClient:
         return None
 
     async def _open(self, loop: asyncio.AbstractEventLoop) -> _Connection:
-        if self._ssl is not None:
+        if self._ssl is not None or not self.kernel_timestamps:
             _, proto = await loop.create_connection(_TransportConnection, self.host, self.port, ssl=self._ssl)
             return proto
         if self._addresses is None:

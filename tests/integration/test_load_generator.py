@@ -16,7 +16,7 @@ from sparktop.model import Event, RequestRecord
 from sparktop.sim.faults import FaultConfig
 from sparktop.sim.server import SimConfig, SimServer
 from sparktop.workload import arrivals
-from sparktop.workload.client import Timeouts
+from sparktop.workload.client import OpenAIClient, Timeouts
 from sparktop.workload.generator import WorkloadRunner
 from sparktop.workload.spec import ClosedLoop, Endpoint, OpenLoop, Workload
 from tests.support.fault_server import FaultServer, Route
@@ -371,3 +371,23 @@ async def test_cancel_does_not_record_requests_that_never_left(gemma: SimServer)
     runner.cancel()
     await asyncio.wait_for(task, timeout=5)
     assert [r.error for r in runner.records] == ["cancelled (the run was stopped)"]
+
+
+async def test_the_event_loop_transport_path_measures_the_same_shapes(gemma: SimServer) -> None:
+    """Without kernel timestamps (the TLS path), arrivals are stamped in the protocol callback."""
+    async with OpenAIClient(gemma.url, kernel_timestamps=False) as client:
+        payload = {
+            "prompt": [1000] * 32,
+            "max_tokens": 6,
+            "min_tokens": 6,
+            "ignore_eos": True,
+            "stream": True,
+        }
+        first = await client.post_stream(
+            "/v1/completions", {**payload, "stream_options": {"include_usage": True}}
+        )
+        again = await client.post_stream("/v1/completions", payload)  # kept-alive connection reused
+    for ex in (first, again):
+        assert ex.ok and ex.done and ex.chunks == 6 and len(ex.gaps) == 5
+        assert ex.sent is not None and ex.first_token is not None and ex.start <= ex.sent <= ex.first_token
+    assert first.completion_tokens == 6 and again.completion_tokens is None  # usage only when asked
