@@ -316,6 +316,38 @@ def _run_replay(args: argparse.Namespace) -> int:
 
 
 def _add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def _positive_int(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
+        return value
+
+    def _non_negative_int(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+        return value
+
+    def _rate(text: str) -> float:
+        if text.strip().lower() in ("inf", "infinity"):
+            return float("inf")
+        return _positive_float(text)
+
+    def _range_ratio(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r} (e.g. 0.9)") from None
+        if not 0 <= value < 1:
+            raise argparse.ArgumentTypeError(f"must be in [0, 1), e.g. 0.9: {text!r}")
+        return value
+
     p = sub.add_parser(
         "load",
         help="run a workload against a server (a preset, or an ad-hoc closed or open loop)",
@@ -393,42 +425,6 @@ def _add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tools.add_argument("--container", metavar="NAME", help="run the tool inside this container (docker exec)")
     tools.add_argument("--verbose", "-v", action="store_true", help="show the tool's own output")
     p.set_defaults(handler=_run_load)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
-    return value
-
-
-def _rate(text: str) -> float:
-    if text.strip().lower() in ("inf", "infinity"):
-        return float("inf")
-    return _positive_float(text)
-
-
-def _range_ratio(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r} (e.g. 0.9)") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), e.g. 0.9: {text!r}")
-    return value
 
 
 def _run_load(args: argparse.Namespace) -> int:

@@ -288,67 +288,6 @@ class Figures:
 
 
 # --------------------------------------------------------------------------------------------------
-# Workload (the load generator's client-side observations)
-
-
-@dataclass(frozen=True, slots=True)
-class ItlSummary:
-    """The gaps between successive token-bearing chunks of one response, in seconds.
-
-    A chunk may carry several tokens (speculative decoding), so ``count`` is chunks minus one, as
-    in ``vllm bench serve``. Every figure is ``Unknown`` when the response had fewer than two chunks.
-    """
-
-    count: int
-    mean: Num
-    p50: Num
-    p90: Num
-    p99: Num
-    max: Num
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One request as the load generator saw it: raw client-side timings, never derived figures.
-
-    Times are epoch seconds from the injected clock. ``first_token`` is the arrival of the first
-    chunk that carries content or reasoning text (an empty or role-only chunk does not count);
-    ``end`` is the arrival of the last token-bearing chunk for a complete response (the end of
-    ``vllm bench serve``'s latency), or the moment the request failed. A failed request keeps what
-    it got before it failed and says why in ``error``.
-    """
-
-    id: int
-    phase: str
-    start: float
-    first_token: float | None
-    end: float | None
-    prompt_tokens: int
-    output_tokens: int
-    itl: ItlSummary
-    ok: bool
-    status: int | None
-    error: str | None
-    finish_reason: str | None
-    gaps: tuple[float, ...] = ()
-    """Every gap (s) between successive token-bearing chunks: the raw series ``itl`` summarises."""
-    first_response: float | None = None
-    """Arrival of the first byte of the response body (llama-benchy's time to first response)."""
-    scheduled: float | None = None
-    """When the arrival process wanted the request sent (open loop: waiting for a concurrency slot
-    delays ``start``)."""
-    user: int = 0
-    """Closed loop: which of the lockstep users sent it."""
-    turn: int = 0
-    """Turn of a multi-turn conversation (0 for the first)."""
-    batch: int = 0
-    """Closed loop: the lockstep round (within its phase) the request belonged to."""
-    warmup: bool = False
-    """A warm-up request: shown, but left out of the summary figures."""
-    source: str = "sparktop"
-    """What measured it: ``sparktop``, ``vllm-bench-serve`` or ``llama-benchy``."""
-
-
 # What a session knows about its target, and the frame views render
 
 
@@ -439,6 +378,72 @@ class ReplayStatus:
     end: float
     speed: float
     playing: bool
+
+
+# --------------------------------------------------------------------------------------------------
+# Workload (the load generator's client-side observations)
+
+
+@dataclass(frozen=True, slots=True)
+class ItlSummary:
+    """The gaps between successive token-bearing chunks of one response, in seconds.
+
+    A chunk may carry several tokens (speculative decoding), so ``count`` is chunks minus one, as
+    in ``vllm bench serve``. Every figure is ``Unknown`` when the response had fewer than two chunks.
+    """
+
+    count: int
+    mean: Num
+    p50: Num
+    p90: Num
+    p99: Num
+    max: Num
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request as the load generator saw it: raw client-side timings, never derived figures.
+
+    Times are epoch seconds from the injected clock. ``first_token`` is the arrival of the first
+    chunk that carries content or reasoning text (an empty or role-only chunk does not count);
+    ``end`` is the arrival of the last token-bearing chunk for a complete response (the end of
+    ``vllm bench serve``'s latency), or the moment the request failed. A failed request keeps what
+    it got before it failed and says why in ``error``.
+    """
+
+    id: int
+    phase: str
+    start: float
+    first_token: float | None
+    end: float | None
+    prompt_tokens: int
+    output_tokens: int
+    itl: ItlSummary
+    ok: bool
+    status: int | None
+    error: str | None
+    finish_reason: str | None
+    gaps: tuple[float, ...] = ()
+    """Every gap (s) between successive token-bearing chunks: the raw series ``itl`` summarises."""
+    sent: float | None = None
+    """When the request's last byte left for the server (``start`` plus the time to send it)."""
+    first_response: float | None = None
+    """Arrival of the first byte of the response body (llama-benchy's time to first response)."""
+    scheduled: float | None = None
+    """When the arrival process wanted the request sent (open loop: waiting for a concurrency slot
+    delays ``start``)."""
+    user: int = 0
+    """Closed loop: which of the lockstep users sent it."""
+    turn: int = 0
+    """Turn of a multi-turn conversation (0 for the first)."""
+    batch: int = 0
+    """Closed loop: the lockstep round (within its phase) the request belonged to."""
+    warmup: bool = False
+    """A warm-up request: shown, but left out of the summary figures."""
+    source: str = "sparktop"
+    """What measured it: ``sparktop``, ``vllm-bench-serve`` or ``llama-benchy``."""
+    response_id: str | None = None
+    """The server's id for the response (the ``id`` of its chunks; vLLM logs it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,13 @@
-"""A lean HTTP/1.1 client for OpenAI-compatible streaming endpoints, on asyncio's Protocol API.
+"""A lean HTTP/1.1 client for OpenAI-compatible streaming endpoints, on asyncio's event loop.
 
-Why not a general client: a streamed chunk must cost a few microseconds and be timestamped the
-moment its bytes come off the socket, so that hundreds of concurrent streams neither saturate the
-generator's core nor bend its TTFT. Each connection is a ``Protocol`` whose ``data_received`` reads
-``time.perf_counter()`` first, then decodes chunked transfer encoding and SSE in place; no task is
-woken per chunk. Until a response's first token, each SSE event is parsed with orjson (to apply the
+Why not a general client: a streamed chunk must cost a few microseconds and carry the time its bytes
+arrived, so that hundreds of concurrent streams neither saturate the generator's core nor bend its
+TTFT. Each plain-HTTP connection is a non-blocking socket read straight into one buffer when the
+loop finds it readable, with the kernel's receive timestamp (``SO_TIMESTAMPNS``): when 256 streams
+deliver in the same instant and are read one after another, each still gets its own arrival time.
+Chunked transfer encoding and SSE are decoded in place; no task is woken per chunk. (Over TLS, or
+where the platform has no receive timestamps, an asyncio transport is used and arrivals are stamped
+in its callback.) Until a response's first token, each SSE event is parsed with orjson (to apply the
 first-token rule: a chunk that carries content or reasoning text, not an empty or role-only one);
 after it, token chunks are recognised by byte checks and only the rare chunk with a finish reason,
 usage or an error is parsed.
@@ -50,6 +53,8 @@ class Exchange:
     """What one request got. Times are ``time.perf_counter()`` seconds."""
 
     start: float
+    sent: float | None = None
+    """When the request's last byte was handed to the kernel."""
     status: int | None = None
     first_response: float | None = None
     """First SSE event (any, role-only included)."""
@@ -201,6 +206,11 @@ class _Connection:
 
     def _close(self) -> None:
         raise NotImplementedError
+
+    def _sent(self) -> None:
+        """The whole request is in the kernel's hands."""
+        if self._ex is not None and self._ex.sent is None:
+            self._ex.sent = perf_counter()
 
     def _received(self, nbytes: int, t: float) -> None:
         """``nbytes`` new bytes at the start of ``_rbuf``, arrived at ``t`` (perf_counter)."""
@@ -548,7 +558,7 @@ class _Connection:
             ex.error = "error event mid-stream: " + text.split(": ", 1)[-1]
             return
         if ex.response_id is None and isinstance(data.get("id"), str):
-            ex.response_id = data["id"][:100]
+            ex.response_id = clean(data["id"])[:100]
         usage = data.get("usage")
         if isinstance(usage, dict):
             if isinstance(usage.get("prompt_tokens"), int):
@@ -622,6 +632,7 @@ class _TransportConnection(_Connection, asyncio.BufferedProtocol):
     def _write(self, data: bytes) -> None:
         if self.transport is not None:
             self.transport.write(data)
+            self._sent()
 
     def _close(self) -> None:
         if self.transport is not None:
@@ -697,6 +708,8 @@ class _SocketConnection(_Connection):
         if sent < len(data):
             self._out = data[sent:]
             self._loop.add_writer(self._fd, self._writable)
+        else:
+            self._sent()
 
     def _writable(self) -> None:
         try:
@@ -710,6 +723,7 @@ class _SocketConnection(_Connection):
         self._out = self._out[sent:]
         if not self._out:
             self._loop.remove_writer(self._fd)
+            self._sent()
 
     def _close(self) -> None:
         if self._fd < 0:
@@ -738,8 +752,12 @@ class OpenAIClient:
         api_key: str | None = None,
         timeouts: Timeouts | None = None,
         user_agent: str = "sparktop",
+        kernel_timestamps: bool = True,
     ) -> None:
+        """``kernel_timestamps``: stamp arrivals with the kernel's receive time where the platform
+        offers it (plain HTTP); otherwise, and always over TLS, when the event loop delivers them."""
         scheme, host, port, prefix = split_base_url(base_url)
+        self.kernel_timestamps = kernel_timestamps
         self.host = host
         self.port = port
         self.prefix = prefix
@@ -801,7 +819,7 @@ class OpenAIClient:
         return None
 
     async def _open(self, loop: asyncio.AbstractEventLoop) -> _Connection:
-        if self._ssl is not None:
+        if self._ssl is not None or not self.kernel_timestamps:
             _, proto = await loop.create_connection(_TransportConnection, self.host, self.port, ssl=self._ssl)
             return proto
         if self._addresses is None:

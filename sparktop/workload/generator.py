@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sparktop.clock import Clock
+from sparktop.fmt import clean
 from sparktop.model import Event, Level, RequestRecord, WorkloadProgress
 from sparktop.workload import arrivals
 from sparktop.workload.client import Exchange, OpenAIClient, Timeouts
@@ -101,8 +102,10 @@ class WorkloadRunner:
         self._started: float | None = None
         self._finished: float | None = None
         self._phase = "starting"
-        self._stage_done = 0
+        self._done: dict[str, int] = {}
+        """Measured requests finished, per phase."""
         self._stage_total: int | None = None
+        self._stage_phase = ""
         self._in_flight = 0
         self._failed = 0
         self._stop = False
@@ -117,13 +120,13 @@ class WorkloadRunner:
         now = time.perf_counter()
         elapsed = 0.0 if self._started is None else (self._finished or now) - self._started
         return WorkloadProgress(
+            t=self._now() if self._started is not None else self.clock.now(),
             phase=self._phase,
-            done=self._stage_done,
+            done=self._done.get(self._stage_phase, 0),
             total=self._stage_total,
             in_flight=self._in_flight,
             failed=self._failed,
             elapsed_s=elapsed,
-            t=self.clock.now(),
         )
 
     def cancel(self) -> None:
@@ -133,6 +136,11 @@ class WorkloadRunner:
             task.cancel()
         if self._main is not None and not self._main.done():
             self._main.cancel()
+
+    @property
+    def clock_offset(self) -> float:
+        """Add to a ``time.perf_counter()`` reading to get the records' clock time."""
+        return self._offset
 
     @property
     def cancelled(self) -> bool:
@@ -160,6 +168,8 @@ class WorkloadRunner:
                     passes += 1
                     if not self.workload.repeat:
                         break
+                # requests of stages that did not wait for them
+                await self._gather(list(self._tasks))
             except asyncio.CancelledError:
                 if not self._stopped():
                     raise
@@ -208,9 +218,9 @@ class WorkloadRunner:
             if isinstance(name, str) and name:
                 self.model = name[:200]
                 return
-        reason = ex.error or f"HTTP {ex.status}" if ex.status != 200 else "no model listed"
+        reason = ex.error or (f"HTTP {ex.status}" if ex.status != 200 else "no model listed")
         self._event(
-            f"could not read the model name from /v1/models ({reason}); requests name no model",
+            f"could not read the model name from /v1/models ({clean(reason)}); requests name no model",
             level="warning",
         )
 
@@ -294,28 +304,37 @@ class WorkloadRunner:
         turn: int = 0,
         batch: int = 0,
         semaphore: asyncio.Semaphore | None = None,
-    ) -> RequestRecord:
+    ) -> RequestRecord | None:
+        """Send one request and record it; None when the run was stopped before it was sent (an
+        open-loop request still waiting for a concurrency slot never reached the server)."""
         rid = self._next_id
         self._next_id += 1
         path = CHAT_PATH if self.endpoint == "chat" else COMPLETIONS_PATH
+        payload = prompt.payload
+        if not self._force_output and "ignore_eos" in payload:
+            payload = {k: v for k, v in payload.items() if k not in ("ignore_eos", "min_tokens")}
         start = time.perf_counter()
-        self._in_flight += 1
+        sent = False
         try:
-            if semaphore is not None:
-                async with semaphore:
-                    start = time.perf_counter()
-                    ex = await self._client.post_stream(path, prompt.payload, start=start)
-            else:
-                ex = await self._client.post_stream(path, prompt.payload, start=start)
+            async with semaphore if semaphore is not None else contextlib.nullcontext():
+                start = time.perf_counter()  # a request waiting for a slot is not yet started
+                sent = True
+                self._in_flight += 1
+                try:
+                    ex = await self._client.post_stream(path, payload, start=start)
+                finally:
+                    self._in_flight -= 1
         except asyncio.CancelledError:
+            if not sent:
+                if not self._stopped():
+                    raise
+                return None
             ex = Exchange(start=start, error=CANCELLED, end=time.perf_counter())
             record = self._record(rid, ex, prompt, phase, warmup, scheduled, user, turn, batch)
             self._keep(record)
             if not self._stopped():
                 raise
             return record
-        finally:
-            self._in_flight -= 1
         record = self._record(rid, ex, prompt, phase, warmup, scheduled, user, turn, batch)
         self._keep(record)
         return record
@@ -353,18 +372,21 @@ class WorkloadRunner:
             error=error,
             finish_reason=ex.finish_reason,
             gaps=gaps,
+            sent=None if ex.sent is None else off + ex.sent,
             first_response=None if ex.first_response is None else off + ex.first_response,
             scheduled=scheduled,
             user=user,
             turn=turn,
             batch=batch,
             warmup=warmup,
+            response_id=ex.response_id,
         )
 
     def _keep(self, record: RequestRecord) -> None:
         if self.keep_records:
             self.records.append(record)
-        self._stage_done += 0 if record.warmup else 1
+        if not record.warmup:
+            self._done[record.phase] = self._done.get(record.phase, 0) + 1
         if not record.ok:
             self._failed += 1
             if (
@@ -397,8 +419,8 @@ class WorkloadRunner:
     # stages -------------------------------------------------------------------------------------
 
     async def _run_stage(self, index: int, stage: Stage) -> None:
-        self._stage_done = 0
         self._stage_total = stage.requests
+        self._stage_phase = stage.name
         if isinstance(stage, ClosedLoop):
             await self._closed(index, stage)
         else:
@@ -442,7 +464,7 @@ class WorkloadRunner:
                     self._spawn(self._send(p, phase=phase, user=u, turn=turn, batch=batch))
                     for u, p in enumerate(prompts)
                 ]
-                records = await self._gather(tasks)
+                records = [r for r in await self._gather(tasks) if r is not None]
                 batch += 1
                 if turn < stage.depth:
                     by_user = {r.user: r for r in records}
@@ -530,6 +552,6 @@ class WorkloadRunner:
             i += 1
         if stage.duration_s is not None:
             self._stage_total = i
-        with contextlib.suppress(asyncio.CancelledError):
+        if stage.drain:
             await self._gather(tasks)
-        self._boundary(phase, "end", sent=i)
+        self._boundary(phase, "end", sent=i, drained=stage.drain)

@@ -174,23 +174,48 @@ def smoke() -> Workload:
 
 
 DEMO_STAGES: tuple[OpenLoop, ...] = (
-    # a few chat users: short prompts, nothing waits, TTFT in the low hundreds of ms
-    OpenLoop(name="demo: calm", rate=0.5, input_len=1024, output_len=256, range_ratio=0.5, duration_s=40),
-    # more users with longer prompts: the batch grows, decode per user falls, prefill climbs
-    OpenLoop(name="demo: ramp", rate=1.2, input_len=2000, output_len=300, range_ratio=0.5, duration_s=40),
-    # a bursty rush of long documents: prefill demand far above the ~5k tok/s wall, so the queue
-    # builds, TTFT climbs to tens of seconds and the KV cache fills towards its limit
+    # calm: a few chat users, TTFT ~0.2 s
+    OpenLoop(
+        name="demo: calm",
+        rate=0.5,
+        input_len=1024,
+        output_len=256,
+        range_ratio=0.5,
+        duration_s=30,
+        drain=False,
+    ),
+    # ramp: office documents; ~3k prefill tok/s of the ~5k the Spark has, running climbs to ~20
+    OpenLoop(
+        name="demo: ramp",
+        rate=1.0,
+        input_len=3000,
+        output_len=400,
+        range_ratio=0.5,
+        duration_s=30,
+        drain=False,
+    ),
+    # burst: 8k-token prompts at 3/s, six times the prefill wall: the queue builds, TTFT climbs
+    # to about a minute, the KV cache fills towards half as the prompts get prefilled
     OpenLoop(
         name="demo: burst",
-        rate=4.0,
+        rate=3.0,
         burstiness=0.5,
         input_len=8000,
         output_len=600,
         range_ratio=0.3,
-        duration_s=20,
+        duration_s=15,
+        drain=False,
     ),
-    # back to a trickle: the queue drains, the cache empties, TTFT comes back down
-    OpenLoop(name="demo: recovery", rate=0.3, input_len=1024, output_len=256, range_ratio=0.5, duration_s=80),
+    # recovery: calm traffic again while the queue drains and TTFT falls back
+    OpenLoop(
+        name="demo: recovery",
+        rate=0.5,
+        input_len=1024,
+        output_len=256,
+        range_ratio=0.5,
+        duration_s=120,
+        drain=False,
+    ),
 )
 """The demo's story, tuned against ``gemma4-26b-a4b-nvfp4`` at real time."""
 

@@ -7,7 +7,8 @@ turn resends the earlier turns, the replies included, then ``input_len`` new tok
 repeats the whole thing. An open-loop stage is ``vllm bench serve``'s shape: requests arrive at
 ``rate`` per second with gamma-distributed gaps, at most ``max_concurrency`` in flight, lengths
 drawn around the means with ``range_ratio`` (or from the conversation-like distribution), until
-``num_prompts`` were sent or ``duration_s`` passed.
+``num_prompts`` were sent or ``duration_s`` passed; then, unless ``drain`` is off, until every one
+of them has finished.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ class OpenLoop:
     length_scale: float = 1.0
     """Conversation-like lengths are multiplied by this (quick variants shrink them)."""
     force_output: bool = True
+    drain: bool = True
+    """Wait for this stage's requests to finish before the next stage starts (as a benchmark
+    does); False lets them run on into the next stage (a continuous story, like the demo)."""
 
     def __post_init__(self) -> None:
         if (self.num_prompts is None) == (self.duration_s is None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -122,6 +123,26 @@ def test_bad_input_is_one_line_with_a_hint(argv: tuple[str, ...], needle: str) -
     lines = proc.stderr.strip().splitlines()
     assert lines[0].startswith("sparktop: error: ") and needle in lines[0]
     assert lines[1].startswith("hint: ")
+
+
+def test_interrupt_prints_what_ran_and_exits_130(sim_url: str) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sparktop", "load", sim_url, "--concurrency", "3", "--output-len", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait until the step has started
+        if "c=3: start" in line:
+            break
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert "sparktop load: closed loop (interrupted)" in out
+    assert "3 x cancelled (the run was stopped)" in out
 
 
 def test_missing_api_key_variable_is_named() -> None:

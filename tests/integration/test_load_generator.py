@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import socket
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ from sparktop.model import Event, RequestRecord
 from sparktop.sim.faults import FaultConfig
 from sparktop.sim.server import SimConfig, SimServer
 from sparktop.workload import arrivals
-from sparktop.workload.client import Timeouts
+from sparktop.workload.client import OpenAIClient, Timeouts
 from sparktop.workload.generator import WorkloadRunner
 from sparktop.workload.spec import ClosedLoop, Endpoint, OpenLoop, Workload
 from tests.support.fault_server import FaultServer, Route
@@ -73,6 +74,10 @@ async def test_closed_loop_users_move_in_lockstep(gemma: SimServer) -> None:
     assert len(measured) == 6 and len(runner.records) == 9
     assert all(r.ok for r in runner.records)
     assert all(r.prompt_tokens == 64 and r.output_tokens == 8 for r in measured)
+    for r in runner.records:  # the raw timings come in their natural order
+        assert r.sent is not None and r.first_response is not None and r.first_token is not None
+        assert r.start <= r.sent <= r.first_response <= r.first_token <= (r.end or 0)
+        assert r.response_id is not None and r.response_id.startswith("cmpl-")
     first = [r for r in measured if r.batch == 0]
     second = [r for r in measured if r.batch == 1]
     assert {r.user for r in first} == {r.user for r in second} == {0, 1, 2}
@@ -116,6 +121,25 @@ async def test_open_loop_follows_its_arrival_schedule_and_concurrency_cap(gemma:
     low, high = arrivals.length_range(64, 0.5)
     assert all(low <= r.prompt_tokens <= high for r in records)
     assert len({r.prompt_tokens for r in records}) > 1
+
+
+async def test_stages_that_do_not_drain_overlap_and_the_run_still_waits_for_everything(
+    gemma: SimServer,
+) -> None:
+    first = OpenLoop(name="a", rate=100.0, num_prompts=3, input_len=16, output_len=300, drain=False)
+    second = OpenLoop(name="b", rate=100.0, num_prompts=2, input_len=16, output_len=4)
+    runner = await run(gemma.url, Workload(name="t", title="t", stages=(first, second)))
+    assert len(runner.records) == 5 and all(r.ok for r in runner.records)
+    a_end = next(
+        e.t for e in runner.events if e.data == {"phase": "a", "boundary": "end", "sent": 3, "drained": False}
+    )
+    b_start = next(
+        e.t for e in runner.events if e.data.get("phase") == "b" and e.data.get("boundary") == "start"
+    )
+    a_records = [r for r in runner.records if r.phase == "a"]
+    assert b_start >= a_end
+    assert all((r.end or 0) > b_start for r in a_records)  # still streaming when b began
+    assert runner.progress().in_flight == 0
 
 
 @pytest.mark.parametrize("endpoint", ["completions", "chat"])
@@ -246,6 +270,40 @@ async def test_bad_input_is_a_4xx_with_the_server_reason() -> None:
         )
 
 
+async def test_http_errors_are_failures_with_the_server_reason() -> None:
+    body = b'{"error":{"message":"EngineCore encountered an issue.","type":"InternalServerError","code":500}}'
+    server = FaultServer(
+        routes={"/v1/completions": Route(status=500, body=body, content_type="application/json")}
+    )
+    await server.start()
+    try:
+        runner = await run(
+            server.url, one(ClosedLoop(name="e", users=2, input_len=8, output_len=4)), model="m"
+        )
+    finally:
+        await server.stop()
+    assert [(r.status, r.error) for r in runner.records] == [
+        (500, "HTTP 500: EngineCore encountered an issue."),
+    ] * 2
+
+
+async def test_a_server_that_refuses_forced_lengths_is_asked_without_them() -> None:
+    body = b'{"object":"error","message":"Unrecognized request argument supplied: ignore_eos","code":400}'
+    server = FaultServer(
+        routes={"/v1/completions": Route(status=400, body=body, content_type="application/json")}
+    )
+    await server.start()
+    try:
+        runner = await run(
+            server.url, one(ClosedLoop(name="f", users=1, input_len=8, output_len=4, runs=2)), model="m"
+        )
+    finally:
+        await server.stop()
+    assert all(r.status == 400 for r in runner.records)
+    warnings = [e.text for e in runner.events if e.level == "warning"]
+    assert warnings == ["the server refuses min_tokens/ignore_eos: output lengths are no longer forced"]
+
+
 async def test_a_server_that_never_answers_times_out() -> None:
     server = FaultServer(routes={"/v1/completions": Route(mode="hang"), "/v1/models": Route(mode="hang")})
     await server.start()
@@ -297,3 +355,39 @@ async def test_cancel_records_what_was_in_flight(gemma: SimServer) -> None:
     assert summary.failed == 2 and len(runner.records) == 2  # no new round started
     assert all(r.error == "cancelled (the run was stopped)" for r in runner.records)
     assert runner.progress().phase == "cancelled"
+
+
+async def test_cancel_does_not_record_requests_that_never_left(gemma: SimServer) -> None:
+    stage = OpenLoop(
+        name="o", rate=math.inf, num_prompts=20, max_concurrency=1, input_len=16, output_len=100_000
+    )
+    runner = WorkloadRunner(gemma.url, one(stage), clock=SystemClock())
+    task = asyncio.ensure_future(runner.run())
+    for _ in range(500):
+        if runner.progress().in_flight:
+            break
+        await asyncio.sleep(0.01)
+    assert runner.progress().in_flight == 1  # the other 19 wait for the one slot
+    runner.cancel()
+    await asyncio.wait_for(task, timeout=5)
+    assert [r.error for r in runner.records] == ["cancelled (the run was stopped)"]
+
+
+async def test_the_event_loop_transport_path_measures_the_same_shapes(gemma: SimServer) -> None:
+    """Without kernel timestamps (the TLS path), arrivals are stamped in the protocol callback."""
+    async with OpenAIClient(gemma.url, kernel_timestamps=False) as client:
+        payload = {
+            "prompt": [1000] * 32,
+            "max_tokens": 6,
+            "min_tokens": 6,
+            "ignore_eos": True,
+            "stream": True,
+        }
+        first = await client.post_stream(
+            "/v1/completions", {**payload, "stream_options": {"include_usage": True}}
+        )
+        again = await client.post_stream("/v1/completions", payload)  # kept-alive connection reused
+    for ex in (first, again):
+        assert ex.ok and ex.done and ex.chunks == 6 and len(ex.gaps) == 5
+        assert ex.sent is not None and ex.first_token is not None and ex.start <= ex.sent <= ex.first_token
+    assert first.completion_tokens == 6 and again.completion_tokens is None  # usage only when asked

@@ -226,7 +226,7 @@ def test_latency_figures_are_ordered_and_bounded(values: list[float]) -> None:
 def test_records_and_progress_round_trip_through_the_codec() -> None:
     for r in hand_case():
         assert decode(RequestRecord, encode(r)) == r
-    progress = WorkloadProgress(phase="C c=5", done=3, total=None, in_flight=2, failed=1, elapsed_s=1.5)
+    progress = WorkloadProgress(t=T0, phase="C c=5", done=3, total=None, in_flight=2, failed=1, elapsed_s=1.5)
     assert decode(WorkloadProgress, encode(progress)) == progress
     unknown_itl = encode(rec(0, 0.0, 0.1))["itl"]
     assert unknown_itl["mean"] == {"unknown": "fewer than two token-bearing chunks"}
