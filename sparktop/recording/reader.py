@@ -199,12 +199,14 @@ class Recording:
                 return
             for seq, t, kind, keyframe, data in batch:
                 if (
-                    not isinstance(t, (int, float))
+                    not isinstance(seq, int)
+                    or not isinstance(t, (int, float))
                     or not isinstance(kind, str)
+                    or not isinstance(keyframe, int)
                     or not isinstance(data, bytes)
                 ):
-                    raise RecordingError(f"{self.path}: malformed row {seq}")
-                yield Row(int(seq), float(t), kind, bool(keyframe), data)
+                    raise RecordingError(f"{self.path}: malformed row {seq!r}")
+                yield Row(seq, float(t), kind, bool(keyframe), data)
 
     def keyframe_before(self, t: float) -> float | None:
         """Time of the last scrape keyframe at or before ``t`` (where decoding can start)."""

@@ -49,6 +49,7 @@ class SparktopApp(App[int]):
     TITLE = "sparktop"
     ENABLE_COMMAND_PALETTE = False
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-normal"), (170, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012
     MODES: ClassVar[dict[str, str]] = {  # type: ignore[assignment]
         "dashboard": "dashboard",
         "charts": "charts",

@@ -98,9 +98,9 @@ class ChartsScreen(Screen[None]):
             plt = plot.plt
             plt.clear_data()
             plt.clear_figure()
-            plt.title(spec.title)
+            names = [label for name, label, _, _ in spec.series if history.series.get(name)]
+            plt.title(f"{spec.title}: {', '.join(names)}" if len(names) > 1 else spec.title)
             plt.xlim(-history.span_s / 60.0, 0)
-            plt.xlabel("minutes ago")
             peak = 0.0
             for name, label, color, scale in spec.series:
                 values = history.series.get(name, ())
@@ -111,7 +111,7 @@ class ChartsScreen(Screen[None]):
                 plt.plot(
                     [p[0] for p in points],
                     [p[1] for p in points],
-                    label=label,
+                    label=label if plot.size.height >= 12 else None,
                     color=_rgb(variables, color),
                     marker="braille",
                 )
@@ -124,7 +124,7 @@ class ChartsScreen(Screen[None]):
                 following = xs_marks[i + 1] if i + 1 < len(xs_marks) else 0.0
                 room = int((following - x) * cols_per_minute) - 1
                 label = fmt.clean(event.text)[: max(0, min(20, room))]
-                if label and peak > 0:
+                if label and peak > 0 and plot.size.height >= 12:
                     # staggered rows, so labels of close markers do not write over each other
                     y = peak * (0.92 - 0.14 * (i % 3))
                     plt.text(label, x=x, y=y, color=muted, background=canvas)
