@@ -291,6 +291,28 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "report",
+        help="figures of one or more recordings, side by side (table, md, json, csv)",
+        description="The figures published DGX Spark benchmarks report (TTFT, TPOT, ITL, E2E, decode per "
+        "user and aggregate, prefill, request rate, peak concurrency, failures, KV-cache peak, "
+        "preemptions, GPU power, energy per token), server-side and client-side, for each recording. "
+        "With several recordings: one column each and the change against the first in percent.",
+    )
+    p.add_argument(
+        "files", nargs="+", metavar="FILE", help=".sparktop recordings (the first is the baseline)"
+    )
+    p.add_argument("--format", choices=("table", "md", "json", "csv"), default="table", help="output format")
+    p.set_defaults(handler=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from sparktop.commands.report import run
+
+    return run(args)
+
+
 def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "replay",
@@ -440,6 +462,7 @@ VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], Non
     _add_sim,
     _add_gpu,
     _add_replay,
+    _add_report,
     _add_load,
 )
 

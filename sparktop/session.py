@@ -41,6 +41,7 @@ from sparktop.model import (
     WorkloadProgress,
     is_known,
 )
+from sparktop.recording.kinds import time_of
 
 Observation = ScrapeResult | GpuSample | Event | ServerInfo | WorkloadProgress | RequestRecord
 HISTORY_LATENCY = ("ttft",)
@@ -101,7 +102,7 @@ class Session:
         """Take in one raw observation: sinks first, then derivation."""
         for sink in self.sinks:
             sink(obs)
-        self._last_t = max(self._last_t, _time_of(obs))
+        self._last_t = max(self._last_t, time_of(obs))
         if isinstance(obs, ScrapeResult):
             self._scrape(obs)
         elif isinstance(obs, GpuSample):
@@ -241,13 +242,6 @@ class Session:
             recording=self.recording_status() if self.recording_status is not None else self.recording,
             replay=self.replay,
         )
-
-
-def _time_of(obs: Observation) -> float:
-    """When an observation happened (a request record: when it ended, or failed)."""
-    if isinstance(obs, RequestRecord):
-        return obs.end if obs.end is not None else obs.start
-    return obs.t
 
 
 def _put(values: dict[str, float], name: str, value: Num | None) -> None:

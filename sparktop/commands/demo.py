@@ -95,6 +95,7 @@ def demo_feed(
                 },
                 profile={"name": profile, "source": "simulated Spark"},
                 workload=_describe(workload),
+                name_hint=profile,
             )
         )
     return feed

@@ -32,12 +32,12 @@ from sparktop import fmt
 from sparktop.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
 from sparktop.clock import SystemClock
 from sparktop.codec import encode
-from sparktop.model import Event, Num, RequestRecord, Unknown, WorkloadProgress
+from sparktop.model import Event, Num, RequestRecord, WorkloadProgress
 from sparktop.workload import external, presets
 from sparktop.workload.client import BadUrl, Timeouts, split_base_url
 from sparktop.workload.generator import WorkloadRunner
 from sparktop.workload.spec import ClosedLoop, Endpoint, OpenLoop, Stage, Workload
-from sparktop.workload.summary import LatencyFigures, Summary, summarize, summarize_phases
+from sparktop.workload.summary import Summary, summarize, summarize_phases, summary_dict
 
 PLAIN_PROGRESS_EVERY_S = 5.0
 TTY_PROGRESS_EVERY_S = 0.25
@@ -203,51 +203,6 @@ def render_phases(phases: Mapping[str, Summary]) -> str:
             f"{_val(s.decode_tps_total, 1):>8} {_val(s.prefill_tps_total, 0):>8}"
         )
     return "\n".join(lines)
-
-
-def _plain(v: object) -> object:
-    return None if isinstance(v, Unknown) else v
-
-
-def _latency_dict(fig: LatencyFigures) -> dict[str, object]:
-    return {k: _plain(getattr(fig, k)) for k in ("mean", "median", "p90", "p95", "p99", "std")}
-
-
-def summary_dict(s: Summary) -> dict[str, Any]:
-    """The summary as plain JSON: numbers or null, with ``unknown`` giving each null's reason."""
-    out: dict[str, Any] = {}
-    unknown: dict[str, str] = {}
-    for key in (
-        "successful",
-        "failed",
-        "duration_s",
-        "request_throughput",
-        "output_throughput",
-        "total_token_throughput",
-        "total_input_tokens",
-        "total_output_tokens",
-        "peak_output_throughput",
-        "peak_concurrency",
-        "decode_tps_per_user",
-        "decode_tps_total",
-        "prefill_tps_total",
-    ):
-        value = getattr(s, key)
-        out[key] = _plain(value)
-        if isinstance(value, Unknown):
-            unknown[key] = value.reason
-    for key in ("ttft_ms", "tpot_ms", "itl_ms", "e2el_ms"):
-        fig: LatencyFigures = getattr(s, key)
-        out[key] = _latency_dict(fig)
-        for stat in ("mean", "median", "p90", "p99"):
-            value = getattr(fig, stat)
-            if isinstance(value, Unknown):
-                unknown[f"{key}.{stat}"] = value.reason
-    out["errors"] = dict(s.errors)
-    out["warmup"] = s.warmup
-    out["source"] = s.source
-    out["unknown"] = unknown
-    return out
 
 
 def report_json(

@@ -25,13 +25,14 @@ def start_recording(
     settings: Mapping[str, Any],
     profile: Mapping[str, Any] | None = None,
     workload: Mapping[str, Any] | None = None,
+    name_hint: str | None = None,
 ) -> Callable[[], Awaitable[RecordingStatus | None]]:
     """Record ``session`` to ``path`` (or a time-sorted name in ``directory``).
 
     Returns the closer to call when the session ends. When the file cannot be created the session
     goes on unrecorded: the failure shows in the status bar and as an error event.
     """
-    model = session.target.model if isinstance(session.target.model, str) else None
+    model = session.target.model if isinstance(session.target.model, str) else name_hint
     if path is None or path == Path():
         path = directory / default_name(model or session.target.label, what, simulated)
     target = path

@@ -18,3 +18,10 @@ _BY_TYPE = {cls: kind for kind, cls in KIND_TYPES.items()}
 def kind_of(obs: object) -> str | None:
     """The kind name of an observation, or None for something a recording does not hold."""
     return _BY_TYPE.get(type(obs))
+
+
+def time_of(obs: object) -> float:
+    """When an observation happened; a request record happened when it ended (or failed)."""
+    if isinstance(obs, RequestRecord):
+        return obs.end if obs.end is not None else obs.start
+    return float(obs.t)  # type: ignore[attr-defined]

@@ -33,13 +33,14 @@ from sparktop.model import (
     RecordingStatus,
     RequestRecord,
     ScrapeResult,
+    ServerInfo,
     TargetInfo,
     Unknown,
     or_none,
 )
 from sparktop.recording import format as fmt
 from sparktop.recording.format import RecordingError
-from sparktop.recording.kinds import kind_of
+from sparktop.recording.kinds import kind_of, time_of
 from sparktop.recording.redact import redact_mapping, redact_target
 
 log = logging.getLogger("sparktop.recording")
@@ -98,7 +99,7 @@ class Recorder:
                 )
         except sqlite3.Error as exc:
             raise RecordingError(f"{path}: cannot write ({_one_line(exc)})") from None
-        self._state = _EncoderState(self._db)
+        self._state = _EncoderState(self._db, dict(meta["target"]))
         self._thread = threading.Thread(target=self._run, name="sparktop-recorder", daemon=True)
         self._thread.start()
 
@@ -191,6 +192,10 @@ class Recorder:
         except (sqlite3.Error, OSError) as exc:
             self._state.rollback()
             self._stop(exc)
+        except Exception as exc:  # a bug must stop the recording with a message, never the thread silently
+            self._state.rollback()
+            log.exception("recording %s: cannot encode an observation", self.path)
+            self._stop(exc)
 
     def _stop(self, exc: BaseException) -> None:
         text = _one_line(exc)
@@ -220,14 +225,27 @@ class Recorder:
 class _EncoderState:
     """What encoding needs to remember: the previous scrape's values, layouts, dictionaries."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, target: dict[str, Any]) -> None:
         self.db = db
+        self.target = target
         self.layouts: dict[tuple[str, ...], int] = {}
         self.layout_ids: dict[int, int] = {}  # id(keys tuple) -> layout id, for the common case
         self.previous: tuple[int, list[float]] | None = None  # (layout, values) of the last scrape row
         self.since_keyframe = 0
         self.zdicts: dict[str, bytes] = {}
         self.gpu_described = False
+
+    def _update_target(self, info: ServerInfo, meta: dict[str, Any]) -> None:
+        """Keep the metadata's model and version current (a reader should not need to replay for them)."""
+        changed = False
+        if info.models and self.target.get("model") != info.models[0]:
+            self.target["model"] = info.models[0]
+            changed = True
+        if isinstance(info.version, str) and self.target.get("version") != info.version:
+            self.target["version"] = info.version
+            changed = True
+        if changed:
+            meta["target"] = dict(self.target)
 
     def commit(self) -> None:
         """The rows given out since the last commit are in the file."""
@@ -255,7 +273,9 @@ class _EncoderState:
         kind = kind_of(obs)
         if kind is None:
             return None
-        t = float(obs.t)  # type: ignore[attr-defined]
+        t = time_of(obs)
+        if isinstance(obs, ServerInfo):
+            self._update_target(obs, meta)
         if isinstance(obs, ScrapeResult):
             return self._scrape(obs, meta)
         if isinstance(obs, GpuSample) and not self.gpu_described:

@@ -28,6 +28,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sparktop.model import ItlSummary, Num, RequestRecord, Unknown
 
@@ -306,3 +307,52 @@ def summarize_phases(records: Iterable[RequestRecord]) -> dict[str, Summary]:
 
 def _as_measured(r: RequestRecord) -> RequestRecord:
     return replace(r, warmup=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# plain data (load --json, report --format json)
+
+
+def _plain(v: object) -> object:
+    return None if isinstance(v, Unknown) else v
+
+
+def _latency_dict(fig: LatencyFigures) -> dict[str, object]:
+    return {k: _plain(getattr(fig, k)) for k in ("mean", "median", "p90", "p95", "p99", "std")}
+
+
+def summary_dict(s: Summary) -> dict[str, Any]:
+    """The summary as plain JSON: numbers or null, with ``unknown`` giving each null's reason."""
+    out: dict[str, Any] = {}
+    unknown: dict[str, str] = {}
+    for key in (
+        "successful",
+        "failed",
+        "duration_s",
+        "request_throughput",
+        "output_throughput",
+        "total_token_throughput",
+        "total_input_tokens",
+        "total_output_tokens",
+        "peak_output_throughput",
+        "peak_concurrency",
+        "decode_tps_per_user",
+        "decode_tps_total",
+        "prefill_tps_total",
+    ):
+        value = getattr(s, key)
+        out[key] = _plain(value)
+        if isinstance(value, Unknown):
+            unknown[key] = value.reason
+    for key in ("ttft_ms", "tpot_ms", "itl_ms", "e2el_ms"):
+        fig: LatencyFigures = getattr(s, key)
+        out[key] = _latency_dict(fig)
+        for stat in ("mean", "median", "p90", "p99"):
+            value = getattr(fig, stat)
+            if isinstance(value, Unknown):
+                unknown[f"{key}.{stat}"] = value.reason
+    out["errors"] = dict(s.errors)
+    out["warmup"] = s.warmup
+    out["source"] = s.source
+    out["unknown"] = unknown
+    return out

@@ -8,10 +8,10 @@ import math
 import pytest
 
 from sparktop.cli import CliError, build_parser
-from sparktop.commands.load import build_workload, render_summary, summary_dict
+from sparktop.commands.load import build_workload, render_summary
 from sparktop.model import Unknown
 from sparktop.workload.spec import ClosedLoop, OpenLoop
-from sparktop.workload.summary import summarize
+from sparktop.workload.summary import summarize, summary_dict
 
 
 def parse(*argv: str) -> argparse.Namespace:

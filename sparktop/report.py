@@ -1,0 +1,359 @@
+"""Reports from recordings: the figures people publish when they compare serving profiles.
+
+For each recording, server-side figures come from its scrapes (histograms and counters over the
+whole run, reset-corrected) and its GPU samples; client-side figures come from the request records
+of sparktop's own workload, with the same definitions and key names as ``sparktop load --json``.
+With several recordings the first is the baseline and every other gets its difference in percent,
+as the published BF16 vs NVFP4 tables show them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sparktop import fmt
+from sparktop.derive.summary import RunSummary
+from sparktop.model import GpuSample, Num, RequestRecord, ScrapeResult, Unknown
+from sparktop.recording.reader import Recording
+from sparktop.workload.summary import Summary, summarize, summary_dict
+
+
+@dataclass
+class RecordingReport:
+    path: Path
+    meta: dict[str, Any]
+    server: dict[str, Any]
+    client: Summary | None
+    requests: int
+    complete: bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+
+def read_report(path: Path) -> RecordingReport:
+    """One pass over a recording (``RecordingError`` if it cannot be read)."""
+    run = RunSummary()
+    records: list[RequestRecord] = []
+    notes: list[str] = []
+    with Recording.open(path) as rec:
+        for obs in rec.observations():
+            if isinstance(obs, ScrapeResult):
+                run.add_scrape(obs)
+            elif isinstance(obs, GpuSample):
+                run.add_gpu(obs)
+            elif isinstance(obs, RequestRecord):
+                records.append(obs)
+        meta = dict(rec.meta)
+        meta.pop("host", None)
+        for key in [k for k in meta if k.startswith("zdict_")]:
+            meta.pop(key)
+        complete = rec.complete
+        target = rec.target
+    if not complete:
+        notes.append(
+            "the session ended without closing the file (killed or crashed): figures up to the last write"
+        )
+    client = summarize(records) if records else None
+    meta["model"] = target.model if isinstance(target.model, str) else None
+    return RecordingReport(path, meta, run.figures(), client, len(records), complete, notes)
+
+
+# --------------------------------------------------------------------------------------------------
+# the rows of a report: (section, label, how to get the value, unit, digits)
+
+Getter = Callable[[RecordingReport], Num | None]
+
+
+def _server(*keys: str) -> Getter:
+    def get(report: RecordingReport) -> Num | None:
+        value: Any = report.server
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value if isinstance(value, (float, int, Unknown)) and not isinstance(value, bool) else None
+
+    return get
+
+
+def _ms(*keys: str) -> Getter:
+    inner = _server(*keys)
+
+    def get(report: RecordingReport) -> Num | None:
+        value = inner(report)
+        return value * 1000 if isinstance(value, (int, float)) else value
+
+    return get
+
+
+def _client(key: str, stat: str | None = None) -> Getter:
+    def get(report: RecordingReport) -> Num | None:
+        if report.client is None:
+            return None
+        value = getattr(report.client, key)
+        if stat is not None:
+            value = getattr(value, stat)
+        return value if isinstance(value, (float, int, Unknown)) else None
+
+    return get
+
+
+ROWS: tuple[tuple[str, str, Getter, str, int], ...] = (
+    ("server", "TTFT mean", _ms("ttft_s", "mean"), "ms", 0),
+    ("server", "TTFT p50", _ms("ttft_s", "p50"), "ms", 0),
+    ("server", "TTFT p90", _ms("ttft_s", "p90"), "ms", 0),
+    ("server", "TTFT p95", _ms("ttft_s", "p95"), "ms", 0),
+    ("server", "TTFT p99", _ms("ttft_s", "p99"), "ms", 0),
+    ("server", "TPOT p50", _ms("tpot_s", "p50"), "ms", 1),
+    ("server", "TPOT p99", _ms("tpot_s", "p99"), "ms", 1),
+    ("server", "ITL p50", _ms("itl_s", "p50"), "ms", 1),
+    ("server", "ITL p99", _ms("itl_s", "p99"), "ms", 1),
+    ("server", "E2E p50", _ms("e2e_s", "p50"), "ms", 0),
+    ("server", "E2E p99", _ms("e2e_s", "p99"), "ms", 0),
+    ("server", "decode per user", _server("decode_tps_per_user"), "tok/s", 2),
+    ("server", "decode aggregate", _server("decode_tps"), "tok/s", 1),
+    ("server", "prefill", _server("prefill_tps"), "tok/s", 0),
+    ("server", "request rate", _server("request_throughput"), "req/s", 3),
+    ("server", "peak running", _server("peak_running"), "", 0),
+    ("server", "requests finished", _server("requests_finished"), "", 0),
+    ("server", "requests failed", _server("requests_failed"), "", 0),
+    ("server", "KV-cache peak", _server("kv_cache_peak"), "%", 1),
+    ("server", "preemptions", _server("preemptions"), "", 0),
+    ("gpu", "power average", _server("gpu_power_avg_w"), "W", 1),
+    ("gpu", "energy per token", _server("energy_per_token_j"), "J", 3),
+    ("client", "successful", _client("successful"), "", 0),
+    ("client", "failed", _client("failed"), "", 0),
+    ("client", "request throughput", _client("request_throughput"), "req/s", 3),
+    ("client", "output throughput", _client("output_throughput"), "tok/s", 1),
+    ("client", "peak concurrency", _client("peak_concurrency"), "", 0),
+    ("client", "TTFT mean", _client("ttft_ms", "mean"), "ms", 0),
+    ("client", "TTFT p50", _client("ttft_ms", "median"), "ms", 0),
+    ("client", "TTFT p90", _client("ttft_ms", "p90"), "ms", 0),
+    ("client", "TTFT p95", _client("ttft_ms", "p95"), "ms", 0),
+    ("client", "TTFT p99", _client("ttft_ms", "p99"), "ms", 0),
+    ("client", "TPOT p50", _client("tpot_ms", "median"), "ms", 1),
+    ("client", "TPOT p99", _client("tpot_ms", "p99"), "ms", 1),
+    ("client", "ITL p50", _client("itl_ms", "median"), "ms", 1),
+    ("client", "ITL p99", _client("itl_ms", "p99"), "ms", 1),
+    ("client", "E2E p50", _client("e2el_ms", "median"), "ms", 0),
+    ("client", "E2E p99", _client("e2el_ms", "p99"), "ms", 0),
+    ("client", "decode per user", _client("decode_tps_per_user"), "tok/s", 2),
+)
+
+
+def _value(report: RecordingReport, getter: Getter, unit: str) -> Num | None:
+    value = getter(report)
+    if unit == "%" and isinstance(value, (int, float)):
+        return value * 100
+    return value
+
+
+def _cell(value: Num | None, digits: int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Unknown):
+        return fmt.DASH
+    return f"{value:,.{digits}f}"
+
+
+def _delta(base: Num | None, value: Num | None) -> str:
+    if not isinstance(base, (int, float)) or not isinstance(value, (int, float)) or isinstance(base, bool):
+        return ""
+    if base == 0:
+        return "=" if value == 0 else ""
+    change = (value - base) / abs(base) * 100
+    return f"{change:+.1f}%"
+
+
+def _rows(reports: Sequence[RecordingReport]) -> list[tuple[str, str, str, list[Num | None]]]:
+    """(section, label, unit, values) for every row some recording has a value for."""
+    out = []
+    for section, label, getter, unit, _ in ROWS:
+        values = [_value(r, getter, unit) for r in reports]
+        if all(v is None for v in values):
+            continue
+        out.append((section, label, unit, values))
+    return out
+
+
+def _digits(label: str, section: str) -> int:
+    return next(d for s, lab, _, _, d in ROWS if s == section and lab == label)
+
+
+def _headers(reports: Sequence[RecordingReport]) -> list[str]:
+    headers: list[str] = []
+    for i, report in enumerate(reports):
+        headers.append(fmt.clean(report.label))
+        if i:
+            headers.append(f"Δ vs {1}")
+    return headers
+
+
+def _describe(report: RecordingReport) -> str:
+    meta = report.meta
+    created = meta.get("created")
+    when = (
+        time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if isinstance(created, (int, float)) else "?"
+    )
+    workload = meta.get("workload")
+    name = workload.get("name") if isinstance(workload, dict) else None
+    profile = meta.get("profile")
+    profile_name = profile.get("name") if isinstance(profile, dict) else None
+    target = meta.get("target")
+    target_profile = (
+        target.get("profile") if isinstance(target, dict) and isinstance(target.get("profile"), str) else None
+    )
+    parts = [
+        when,
+        str(meta.get("model") or "?"),
+        f"profile {profile_name or target_profile or '?'}",
+        f"workload {name or 'none'}",
+        f"{report.server.get('duration_s', 0.0):.0f} s",
+    ]
+    if meta.get("simulated"):
+        parts.append("SIMULATED")
+    return fmt.clean(" · ".join(parts))
+
+
+def render_table(reports: Sequence[RecordingReport], markdown: bool = False) -> str:
+    rows = _rows(reports)
+    headers = ["", "figure", *_headers(reports)]
+    body: list[list[str]] = []
+    for section, label, unit, values in rows:
+        digits = _digits(label, section)
+        cells = [section, f"{label} ({unit})" if unit else label]
+        for i, value in enumerate(values):
+            cells.append(_cell(value, digits))
+            if i:
+                cells.append(_delta(values[0], value))
+        body.append(cells)
+    lines: list[str] = []
+    for i, report in enumerate(reports, 1):
+        lines.append(f"[{i}] {fmt.clean(str(report.path))}: {_describe(report)}")
+        lines.extend(f"    note: {fmt.clean(n)}" for n in report.notes)
+    lines.append("")
+    if markdown:
+        lines.append("| " + " | ".join(headers) + " |")
+        lines.append("|" + "|".join("---:" if i > 1 else "---" for i in range(len(headers))) + "|")
+        lines.extend("| " + " | ".join(row) + " |" for row in body)
+    else:
+        widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
+        lines.append(
+            "  ".join(
+                h.ljust(w) if i < 2 else h.rjust(w)
+                for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+            )
+        )
+        lines.append("  ".join("-" * w for w in widths))
+        previous = None
+        for row in body:
+            section = row[0] if row[0] != previous else ""
+            previous = row[0]
+            cells = [section, *row[1:]]
+            lines.append(
+                "  ".join(
+                    c.ljust(w) if i < 2 else c.rjust(w)
+                    for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+                )
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Unknown):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _unknowns(data: Any, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    if isinstance(data, Unknown):
+        out[prefix] = data.reason
+    elif isinstance(data, dict):
+        for k, v in data.items():
+            out.update(_unknowns(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def render_json(reports: Sequence[RecordingReport]) -> str:
+    docs = []
+    for report in reports:
+        docs.append(
+            {
+                "file": str(report.path),
+                "complete": report.complete,
+                "simulated": bool(report.meta.get("simulated", False)),
+                "model": report.meta.get("model"),
+                "target": report.meta.get("target"),
+                "profile": report.meta.get("profile"),
+                "workload": report.meta.get("workload"),
+                "created": report.meta.get("created"),
+                "server": _jsonable(report.server),
+                "server_unknown": _unknowns(report.server),
+                # the same keys as `sparktop load --json`
+                "client": summary_dict(report.client) if report.client is not None else None,
+                "notes": report.notes,
+            }
+        )
+    compare = []
+    if len(reports) > 1:
+        for section, label, unit, values in _rows(reports):
+            compare.append(
+                {
+                    "section": section,
+                    "figure": label,
+                    "unit": unit,
+                    "values": [_jsonable(v) for v in values],
+                    "change_pct": [None]
+                    + [
+                        (v - values[0]) / abs(values[0]) * 100
+                        if isinstance(v, (int, float)) and isinstance(values[0], (int, float)) and values[0]
+                        else None
+                        for v in values[1:]
+                    ],
+                }
+            )
+    doc = {"recordings": docs, "compare": compare}
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def render_csv(reports: Sequence[RecordingReport]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    header = ["section", "figure", "unit"]
+    for i, report in enumerate(reports):
+        header.append(report.label)
+        if i:
+            header.append(f"change vs {reports[0].label} (%)")
+    writer.writerow(header)
+    for section, label, unit, values in _rows(reports):
+        row: list[str] = [section, label, unit]
+        for i, value in enumerate(values):
+            row.append("" if not isinstance(value, (int, float)) else repr(float(value)))
+            if i:
+                delta = _delta(values[0], value)
+                row.append(delta.rstrip("%") if delta not in ("", "=") else ("0" if delta == "=" else ""))
+        writer.writerow(row)
+    return out.getvalue()
+
+
+RENDERERS: dict[str, Callable[[Sequence[RecordingReport]], str]] = {
+    "table": render_table,
+    "md": lambda reports: render_table(reports, markdown=True),
+    "json": render_json,
+    "csv": render_csv,
+}
