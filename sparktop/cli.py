@@ -446,6 +446,7 @@ def _add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     tools.add_argument("--container", metavar="NAME", help="run the tool inside this container (docker exec)")
     tools.add_argument("--verbose", "-v", action="store_true", help="show the tool's own output")
+    _recording_options(p, default_on=True)
     p.set_defaults(handler=_run_load)
 
 

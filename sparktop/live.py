@@ -62,3 +62,30 @@ def live_feed(target: TargetInfo, url: str, options: LiveOptions, clock: Clock |
     return LiveFeed(
         session, sources, interval=options.interval, span_s=options.span_s, clock=clock, on_close=close
     )
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a quick look at a server says before a session starts."""
+
+    simulated: bool
+    model: str | None
+
+
+async def probe(url: str, timeout_s: float = 2.0) -> Probe:
+    """Is it the simulated Spark (it answers ``/sim/stats``)? Which model does it serve? Never raises."""
+    import httpx
+
+    simulated = False
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s, trust_env=False) as client:
+            answer = await client.get(url.rstrip("/") + "/sim/stats")
+            simulated = answer.status_code == 200 and answer.headers.get("content-type", "").startswith(
+                "application/json"
+            )
+    except httpx.HTTPError:
+        pass
+    scraper = Scraper(url, connect_timeout=timeout_s, read_timeout=timeout_s)
+    async with scraper:
+        info = await scraper.info()
+    return Probe(simulated, info.models[0] if info.models else None)

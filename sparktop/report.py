@@ -213,13 +213,11 @@ def _describe(report: RecordingReport) -> str:
     target_profile = (
         target.get("profile") if isinstance(target, dict) and isinstance(target.get("profile"), str) else None
     )
-    parts = [
-        when,
-        str(meta.get("model") or "?"),
-        f"profile {profile_name or target_profile or '?'}",
-        f"workload {name or 'none'}",
-        f"{report.server.get('duration_s', 0.0):.0f} s",
-    ]
+    parts = [when, str(meta.get("model") or "model unknown")]
+    if profile_name or target_profile:
+        parts.append(f"profile {profile_name or target_profile}")
+    parts.append(f"workload {name or 'none'}")
+    parts.append(f"{report.server.get('duration_s', 0.0):.0f} s")
     if meta.get("simulated"):
         parts.append("SIMULATED")
     return fmt.clean(" · ".join(parts))

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,7 +32,12 @@ from sparktop import fmt
 from sparktop.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
 from sparktop.clock import SystemClock
 from sparktop.codec import encode
-from sparktop.model import Event, Num, RequestRecord, WorkloadProgress
+from sparktop.commands.watch import recording_wanted
+from sparktop.config import load_settings
+from sparktop.feeds import LiveFeed
+from sparktop.live import LiveOptions, live_feed, probe
+from sparktop.model import Event, Num, RequestRecord, TargetInfo, WorkloadProgress
+from sparktop.recording.attach import start_recording
 from sparktop.workload import external, presets
 from sparktop.workload.client import BadUrl, Timeouts, split_base_url
 from sparktop.workload.generator import WorkloadRunner
@@ -335,20 +340,31 @@ def run(args: argparse.Namespace) -> int:
     if args.container:
         raise CliError("--container is for --tool vllm-bench or llama-benchy", hint="drop --container")
     printer = ProgressPrinter(sys.stderr, sys.stderr.isatty())
+    clock = SystemClock()
+    feed = _session_feed(args, url, workload, clock)
+
+    def on_event(event: Event) -> None:
+        printer.event(event)
+        feed.session.observe(event)
+
     runner = WorkloadRunner(
         url,
         workload,
-        clock=SystemClock(),
+        clock=clock,
         endpoint=endpoint,
         api_key=api_key,
         model=args.model,
-        on_event=printer.event,
+        on_record=feed.session.observe,
+        on_event=on_event,
         timeouts=Timeouts(idle=args.timeout),
     )
     printer.line(
         f"sparktop load {fmt.clean(workload.name)}: {fmt.clean(workload.title)} against {url} ({endpoint})"
     )
-    summary = asyncio.run(_drive(runner, printer))
+    summary = asyncio.run(_drive_with_session(runner, printer, feed))
+    status = feed.session.recording_status() if feed.session.recording_status is not None else None
+    if status is not None:
+        printer.line(f"recorded to {status.path}" if status.ok else f"recording stopped: {status.detail}")
     printer.done()
     interrupted = runner.cancelled
     phases = summarize_phases(runner.records)
@@ -375,6 +391,59 @@ def run(args: argparse.Namespace) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if summary.failed or not summary.successful else EXIT_OK
+
+
+def _session_feed(args: argparse.Namespace, url: str, workload: Workload, clock: SystemClock) -> LiveFeed:
+    """A headless session beside the workload: the server's metrics and the GPU, recorded with every
+    request record, so ``report`` and ``replay`` see the run whole."""
+    settings = load_settings(args)
+    found = asyncio.run(probe(url))
+    target = TargetInfo(label=url, kind="simulator" if found.simulated else "url", simulated=found.simulated)
+    options = LiveOptions(interval=1.0, window_s=settings.window, gpu="sim" if found.simulated else "nvml")
+    feed = live_feed(target, url, options, clock)
+    record = recording_wanted(args, default=True)
+    if record is not None:
+        feed.add_closer(
+            start_recording(
+                feed.session,
+                path=record,
+                directory=settings.recordings_dir,
+                what=f"load-{workload.name}",
+                simulated=found.simulated,
+                settings={
+                    "interval": options.interval,
+                    "window": options.window_s,
+                    "rate_window": options.rate_window_s,
+                },
+                workload=_workload_meta(workload),
+                name_hint=found.model,
+            )
+        )
+    return feed
+
+
+def _workload_meta(workload: Workload) -> dict[str, Any]:
+    return {"name": workload.name, "title": workload.title, "stages": [asdict(s) for s in workload.stages]}
+
+
+async def _drive_with_session(runner: WorkloadRunner, printer: ProgressPrinter, feed: LiveFeed) -> Summary:
+    """The workload, with the session collecting (and recording) beside it until it ends."""
+    collecting = asyncio.create_task(feed.run(lambda frame: None))
+
+    async def report_progress() -> None:
+        while True:
+            feed.session.observe(runner.progress())
+            await asyncio.sleep(1.0)
+
+    progress = asyncio.create_task(report_progress())
+    try:
+        return await _drive(runner, printer)
+    finally:
+        feed.session.observe(runner.progress())
+        for task in (progress, collecting):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _drive(runner: WorkloadRunner, printer: ProgressPrinter) -> Summary:
