@@ -84,6 +84,7 @@ def demo_feed(
         feed.add_closer(
             start_recording(
                 feed.session,
+                arrival=feed.clock.now,
                 path=record,
                 directory=settings.recordings_dir,
                 what=f"demo-{workload.name}",

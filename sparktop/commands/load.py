@@ -406,6 +406,7 @@ def _session_feed(args: argparse.Namespace, url: str, workload: Workload, clock:
         feed.add_closer(
             start_recording(
                 feed.session,
+                arrival=feed.clock.now,
                 path=record,
                 directory=settings.recordings_dir,
                 what=f"load-{workload.name}",

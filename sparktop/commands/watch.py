@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         feed.add_closer(
             start_recording(
                 feed.session,
+                arrival=feed.clock.now,
                 path=record,
                 directory=settings.recordings_dir,
                 what="watch",

@@ -26,6 +26,7 @@ def start_recording(
     profile: Mapping[str, Any] | None = None,
     workload: Mapping[str, Any] | None = None,
     name_hint: str | None = None,
+    arrival: Callable[[], float] | None = None,
 ) -> Callable[[], Awaitable[RecordingStatus | None]]:
     """Record ``session`` to ``path`` (or a time-sorted name in ``directory``).
 
@@ -44,6 +45,7 @@ def start_recording(
             settings=settings,
             profile=profile,
             workload=workload,
+            arrival=arrival,
         )
     except RecordingError as exc:
         session.recording = RecordingStatus(str(target), 0, False, f"not recording: {exc}")

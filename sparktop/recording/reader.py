@@ -217,6 +217,20 @@ class Recording:
         )
         return float(row[0]) if row and row[0] is not None else None
 
+    def last_before(self, kind: str, t: float) -> object | None:
+        """The last observation of ``kind`` (not ``scrape``) that arrived before ``t``, or None."""
+        row = self._one(
+            "SELECT seq, t, kind, keyframe, data FROM observations WHERE t < ? AND kind = ? "
+            "ORDER BY t DESC LIMIT 1",
+            (t, kind),
+        )
+        if row is None or kind == "scrape":
+            return None
+        seq, when, name, keyframe, data = row
+        if not isinstance(seq, int) or not isinstance(when, (int, float)) or not isinstance(data, bytes):
+            raise RecordingError(f"{self.path}: malformed row {seq!r}")
+        return self._other(Row(seq, float(when), str(name), bool(keyframe), data))
+
     def times(self, kinds: tuple[str, ...]) -> list[float]:
         """When observations of these kinds happened (e.g. events, to step from one to the next)."""
         marks = ",".join("?" * len(kinds))
@@ -229,10 +243,18 @@ class Recording:
     # decoding
 
     def observations(self, t_from: float | None = None, t_to: float | None = None) -> Iterator[object]:
-        """Decoded observations in arrival order, from ``t_from`` to ``t_to`` (inclusive).
+        """Decoded observations in arrival order, from ``t_from`` to ``t_to`` (inclusive)."""
+        for _, obs in self.arrivals(t_from, t_to):
+            yield obs
 
-        Scrape rows are deltas, so decoding starts at the keyframe before ``t_from``; rows before
-        ``t_from`` are decoded but not yielded.
+    def arrivals(
+        self, t_from: float | None = None, t_to: float | None = None
+    ) -> Iterator[tuple[float, object]]:
+        """``(arrival time, observation)`` in arrival order, from ``t_from`` to ``t_to`` (inclusive).
+
+        The arrival time is when the observation reached the live session. Scrape rows are deltas,
+        so decoding starts at the keyframe before ``t_from``; rows before ``t_from`` are decoded but
+        not yielded.
         """
         start = None if t_from is None else self.keyframe_before(t_from)
         previous: tuple[int, list[float]] | None = None
@@ -245,7 +267,7 @@ class Recording:
                     continue
                 obs = self._other(row)
             if obs is not None and (t_from is None or row.t >= t_from):
-                yield obs
+                yield row.t, obs
 
     def _payload(self, row: Row, zdict: bytes | None = None) -> bytes:
         try:
@@ -295,6 +317,7 @@ class Recording:
         state = header.get("state")
         layout, n = header.get("layout"), header.get("n")
         detail, latency, skipped = header.get("detail", ""), header.get("latency"), header.get("skipped", 0)
+        stamped = header.get("t", row.t)
         if (
             state not in _STATES
             or not isinstance(layout, int)
@@ -302,11 +325,13 @@ class Recording:
             or not isinstance(detail, str)
             or not (latency is None or isinstance(latency, (int, float)))
             or not isinstance(skipped, int)
+            or not isinstance(stamped, (int, float))
         ):
             raise RecordingError(f"{self.path}: row {row.seq} has a malformed header")
         state_value: ServerState = state
+        t = float(stamped)
         if n == 0 or layout == 0:
-            return ScrapeResult(row.t, state_value, detail, latency), previous
+            return ScrapeResult(t, state_value, detail, latency), previous
         keys, series = self._layout(layout)
         if len(keys) != n:
             raise RecordingError(f"{self.path}: row {row.seq} does not match its layout")
@@ -318,8 +343,8 @@ class Recording:
             values = fmt.decode_delta(body, previous[1])
         snapshot = None
         if header.get("metrics", True):
-            snapshot = self._schema.read(Page(series, values, skipped), row.t).snapshot
-        result = ScrapeResult(row.t, state_value, detail, latency, snapshot, keys, tuple(values))
+            snapshot = self._schema.read(Page(series, values, skipped), t).snapshot
+        result = ScrapeResult(t, state_value, detail, latency, snapshot, keys, tuple(values))
         return result, (layout, values)
 
     def _zdict(self, kind: str) -> bytes | None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from sparktop.feeds import Emit
-from sparktop.model import Event, Frame, ReplayStatus
+from sparktop.model import Event, Frame, ReplayStatus, Unknown
 from sparktop.recording.format import RecordingError
 from sparktop.recording.reader import Recording
 from sparktop.session import Session
@@ -26,8 +26,8 @@ MARK_KINDS = ("event",)
 
 @dataclass
 class _Cursor:
-    observations: Iterator[object]
-    pending: object | None = None
+    arrivals: Iterator[tuple[float, object]]
+    pending: tuple[float, object] | None = None
 
 
 class ReplayFeed:
@@ -64,8 +64,17 @@ class ReplayFeed:
     # state
 
     def _new_session(self) -> Session:
+        # the session learns the model and version from the recorded info rows, as the live one did
+        target = replace(
+            self.recording.target,
+            kind="replay",
+            simulated=self.recording.simulated,
+            model=Unknown("not known yet"),
+            version=Unknown("not known yet"),
+            max_model_len=None,
+        )
         return Session(
-            replace(self.recording.target, kind="replay", simulated=self.recording.simulated),
+            target,
             window_s=self.window_s,
             rate_window_s=self.rate_window_s,
             history_s=max(1800.0, self.span_s),
@@ -79,12 +88,12 @@ class ReplayFeed:
             return
         try:
             while True:
-                obs = cursor.pending if cursor.pending is not None else next(cursor.observations)
+                arrival = cursor.pending if cursor.pending is not None else next(cursor.arrivals)
                 cursor.pending = None
-                if obs.t > t:  # type: ignore[attr-defined]
-                    cursor.pending = obs
+                if arrival[0] > t:
+                    cursor.pending = arrival
                     return
-                self.session.observe(obs)  # type: ignore[arg-type]
+                self.session.observe(arrival[1])  # type: ignore[arg-type]
         except StopIteration:
             self._cursor = None
         except RecordingError as exc:
@@ -105,7 +114,10 @@ class ReplayFeed:
         self.session = self._new_session()
         self.error = None
         start = max(self.recording.start, t - lookback)
-        self._cursor = _Cursor(self.recording.observations(t_from=start))
+        earlier = self.recording.last_before("info", start)
+        if earlier is not None:  # what the server said about itself before the window still holds
+            self.session.observe(earlier)  # type: ignore[arg-type]
+        self._cursor = _Cursor(self.recording.arrivals(t_from=start))
         self.position = t
         self._feed_until(t)
 

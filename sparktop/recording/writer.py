@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +61,10 @@ class Recorder:
         profile: Mapping[str, Any] | None = None,
         workload: Mapping[str, Any] | None = None,
         commit_every: float = 0.5,
+        arrival: Callable[[], float] | None = None,
     ) -> None:
         self.path = path
+        self._arrival = arrival
         self.commit_every = commit_every
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._ok = True
@@ -128,7 +130,9 @@ class Recorder:
 
     def __call__(self, obs: object) -> None:
         if self._ok:
-            self._queue.put(obs)
+            # a row's time is when the observation reached the session (``arrival``), so a replay
+            # that feeds rows up to a moment holds exactly what the live session held then
+            self._queue.put((self._arrival() if self._arrival is not None else time_of(obs), obs))
 
     @property
     def status(self) -> RecordingStatus:
@@ -145,7 +149,7 @@ class Recorder:
     # the writer thread
 
     def _run(self) -> None:
-        pending: list[object] = []
+        pending: list[tuple[float, object]] = []
         deadline = time.monotonic() + self.commit_every
         stopping = False
         while not stopping:
@@ -154,7 +158,7 @@ class Recorder:
                 if item is _STOP:
                     stopping = True
                 else:
-                    pending.append(item)
+                    pending.append(item)  # type: ignore[arg-type]
             except queue.Empty:
                 pass
             if stopping or time.monotonic() >= deadline:
@@ -166,12 +170,12 @@ class Recorder:
                 deadline = time.monotonic() + self.commit_every
         self._finish()
 
-    def _write(self, items: list[object]) -> None:
+    def _write(self, items: list[tuple[float, object]]) -> None:
         try:
             rows = []
             meta: dict[str, Any] = {}
-            for obs in items:
-                row = self._state.row(obs, meta)
+            for arrived, obs in items:
+                row = self._state.row(arrived, obs, meta)
                 if row is not None:
                     rows.append(row)
             with self._db:
@@ -269,15 +273,14 @@ class _EncoderState:
         self.layout_ids[id(keys)] = layout
         return layout
 
-    def row(self, obs: object, meta: dict[str, Any]) -> tuple[float, str, int, bytes] | None:
+    def row(self, t: float, obs: object, meta: dict[str, Any]) -> tuple[float, str, int, bytes] | None:
         kind = kind_of(obs)
         if kind is None:
             return None
-        t = time_of(obs)
         if isinstance(obs, ServerInfo):
             self._update_target(obs, meta)
         if isinstance(obs, ScrapeResult):
-            return self._scrape(obs, meta)
+            return self._scrape(t, obs, meta)
         if isinstance(obs, GpuSample) and not self.gpu_described:
             self.gpu_described = True
             meta["gpu"] = _describe_gpu(obs)
@@ -293,10 +296,11 @@ class _EncoderState:
         packer = zlib.compressobj(9, zdict=zdict)
         return packer.compress(payload) + packer.flush()
 
-    def _scrape(self, obs: ScrapeResult, meta: dict[str, Any]) -> tuple[float, str, int, bytes]:
+    def _scrape(self, t: float, obs: ScrapeResult, meta: dict[str, Any]) -> tuple[float, str, int, bytes]:
         keys, values = obs.series_keys, list(obs.series_values)
         layout = self._layout(keys) if keys else 0
         header = {
+            "t": obs.t,
             "state": obs.state,
             "detail": obs.detail,
             "latency": obs.latency_s,
@@ -318,7 +322,7 @@ class _EncoderState:
             self.previous = (layout, values)
         else:
             body = b""
-        return (obs.t, "scrape", keyframe, self._pack("scrape", orjson.dumps(header) + b"\n" + body, meta))
+        return (t, "scrape", keyframe, self._pack("scrape", orjson.dumps(header) + b"\n" + body, meta))
 
 
 def _describe_gpu(sample: GpuSample) -> dict[str, Any]:
