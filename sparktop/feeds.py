@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sparktop.clock import Clock, SystemClock
 from sparktop.model import Event, Frame, ScrapeResult
 from sparktop.session import Session
+from sparktop.vllm.scrape import Scraper
 
 Emit = Callable[[Frame], None]
 
@@ -52,6 +53,8 @@ class LiveFeed:
         self.interval = interval
         self.span_s = span_s
         self.clock = clock or SystemClock()
+        self.scraper: Scraper | None = None
+        """The target's scraper, when the feed has one (``scrape_now``)."""
         self._closers: list[Callable[[], Awaitable[object]]] = [on_close] if on_close is not None else []
 
     async def run(self, emit: Emit) -> None:
@@ -87,6 +90,11 @@ class LiveFeed:
 
     def mark(self, note: str) -> None:
         self.session.observe(Event(self.clock.now(), "marker", note, source="user"))
+
+    async def scrape_now(self) -> None:
+        """One scrape outside the rhythm (a run's first and last readings bracket its counters)."""
+        if self.scraper is not None:
+            self.session.observe(await self.scraper.scrape())
 
     def add_closer(self, closer: Callable[[], Awaitable[object]]) -> None:
         """Something to finish when the feed stops (after the sources), e.g. a recording."""

@@ -59,9 +59,11 @@ def live_feed(target: TargetInfo, url: str, options: LiveOptions, clock: Clock |
         for hook in options.on_close:
             await hook()
 
-    return LiveFeed(
+    feed = LiveFeed(
         session, sources, interval=options.interval, span_s=options.span_s, clock=clock, on_close=close
     )
+    feed.scraper = scraper
+    return feed
 
 
 @dataclass(frozen=True)

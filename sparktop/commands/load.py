@@ -438,9 +438,12 @@ async def _drive_with_session(runner: WorkloadRunner, printer: ProgressPrinter, 
 
     progress = asyncio.create_task(report_progress())
     try:
+        await feed.scrape_now()  # the counters before the first request
         return await _drive(runner, printer)
     finally:
         feed.session.observe(runner.progress())
+        with contextlib.suppress(Exception):
+            await feed.scrape_now()  # and after the last one
         for task in (progress, collecting):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
