@@ -18,10 +18,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
+from sparktop.container.phases import PhaseTracker
 from sparktop.derive.energy import energy_per_token, total_energy_mj
 from sparktop.derive.history import HistoryStore
 from sparktop.derive.timeline import Timeline
 from sparktop.model import (
+    ContainerStats,
     Event,
     Figures,
     Frame,
@@ -34,13 +36,14 @@ from sparktop.model import (
     ScrapeResult,
     ServerInfo,
     ServerStatus,
+    StartupProgress,
     TargetInfo,
     Unknown,
     WorkloadProgress,
     is_known,
 )
 
-Observation = ScrapeResult | GpuSample | Event | ServerInfo | WorkloadProgress
+Observation = ScrapeResult | GpuSample | Event | ServerInfo | WorkloadProgress | ContainerStats
 Sink = Callable[[Observation], None]
 
 _STATE_LEVEL = {
@@ -79,6 +82,10 @@ class Session:
         self.workload: WorkloadProgress | None = None
         self.recording: RecordingStatus | None = None
         self.replay: ReplayStatus | None = None
+        self.container: ContainerStats | None = None
+        self.logs: deque[Event] = deque(maxlen=200)
+        """The latest container log lines (raw events; the startup they tell is in ``startup``)."""
+        self._phases: PhaseTracker | None = None
         self.server = ServerStatus("unknown", start, "no scrape yet", False, None, 0, None)
         self._last_t = start
         self._power: deque[tuple[float, float]] = deque(maxlen=4096)
@@ -98,11 +105,29 @@ class Session:
         elif isinstance(obs, GpuSample):
             self._gpu(obs)
         elif isinstance(obs, Event):
-            self.events.append(obs)
+            if obs.kind == "log":
+                self._log(obs)
+            else:
+                self.events.append(obs)
         elif isinstance(obs, ServerInfo):
             self._info(obs)
         elif isinstance(obs, WorkloadProgress):
             self.workload = obs
+        elif isinstance(obs, ContainerStats):
+            self.container = obs
+
+    def _log(self, line: Event) -> None:
+        """A log line is kept apart from the events; the startup phases it tells become events."""
+        self.logs.append(line)
+        if self._phases is None:
+            self._phases = PhaseTracker()
+        self.events.extend(self._phases.feed(line.t, line.text))
+
+    @property
+    def startup(self) -> StartupProgress | None:
+        """vLLM's startup as the log told it; None until a startup line was seen."""
+        tracker = self._phases
+        return tracker.progress if tracker is not None and tracker.seen_startup else None
 
     def _scrape(self, result: ScrapeResult) -> None:
         previous = self.server
@@ -215,6 +240,8 @@ class Session:
             rate_window_s=self.rate_window_s,
             recording=self.recording,
             replay=self.replay,
+            startup=self.startup,
+            container=self.container,
         )
 
 

@@ -9,20 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 import orjson
 
-from sparktop.clock import Clock
+from sparktop.clock import Clock, SystemClock
 from sparktop.codec import DecodeError, decode
 from sparktop.gpu.nvml import NvmlCollector
-from sparktop.model import GpuSample, HostMemory, Unknown
+from sparktop.model import Event, GpuSample, HostMemory, Unknown
 from sparktop.session import Observation
 from sparktop.vllm.scrape import Scraper
 
+if TYPE_CHECKING:
+    from sparktop.container.lifecycle import ContainerHandle, LogLine
+
 Observe = Callable[[Observation], None]
+T = TypeVar("T")
 INFO_EVERY_S = 300.0
 
 
@@ -89,3 +97,129 @@ async def sim_gpu_loop(base_url: str, observe: Observe, interval: float, clock: 
                 )
             observe(sample)
             await _pace(started, interval)
+
+
+LAST_LINES = 20
+"""Log lines kept with the event that reports a container's death."""
+_ACCESS_LOG = re.compile(r'INFO:\s+\S+ - "(?:GET|HEAD) /(?:metrics|health|ping|v1/models|version|load)\b')
+"""uvicorn's access lines for polling (sparktop's own among them): noise next to a cause of death."""
+OOM_HINT = (
+    "the container ran out of memory: raise its memory limit (memory in the profile), or lower "
+    "--gpu-memory-utilization, --max-model-len or --max-num-seqs"
+)
+
+
+async def container_loop(
+    handle: ContainerHandle,
+    observe: Observe,
+    interval: float,
+    *,
+    clock: Clock | None = None,
+    since: float | None = None,
+    tail: int | None = None,
+) -> None:
+    """Follow a container: its log lines as raw ``log`` events, ``ContainerStats`` every ``interval``.
+
+    The log is read by a thread (the SDK blocks) from ``since`` (default: the beginning; ``tail``
+    limits it to the last lines). When the container stops, one more ``ContainerStats`` says why and
+    an error event carries its last log lines; the loop then waits for the container to start again
+    (a restart policy) and follows it from there. Never raises.
+    """
+    from sparktop.container.lifecycle import ContainerError
+
+    clock = clock or SystemClock()
+    loop = asyncio.get_running_loop()
+    recent: deque[str] = deque(maxlen=LAST_LINES)
+    ended = asyncio.Event()
+    last_t = since
+    warned = False
+
+    def take(lines: list[LogLine]) -> None:
+        nonlocal last_t
+        for line in lines:
+            if not _ACCESS_LOG.search(line.text):
+                recent.append(line.text)
+            last_t = line.t
+            observe(Event(line.t, "log", line.text, "container"))
+
+    def follow(start: float | None, limit: int | None) -> None:
+        """The log thread: hands each read's lines to the loop."""
+
+        def post(callback: Callable[..., None], *args: object) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
+                loop.call_soon_threadsafe(callback, *args)
+
+        try:
+            for lines in handle.log_chunks(since=start, tail=limit):
+                post(take, lines)
+        except Exception as exc:  # the stream broke: say so, the loop decides what next
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            post(
+                observe, Event(clock.now(), "container", f"log stream ended: {reason}", "sparktop", "warning")
+            )
+        finally:
+            post(ended.set)
+
+    async def blocking(call: Callable[[], T]) -> T | None:
+        nonlocal warned
+        try:
+            result = await asyncio.to_thread(call)
+        except ContainerError as exc:
+            if not warned:
+                warned = True
+                observe(Event(clock.now(), "container", str(exc), "sparktop", "warning"))
+            return None
+        warned = False
+        return result
+
+    start, limit = since, tail
+    try:
+        while True:
+            ended.clear()
+            thread = threading.Thread(target=follow, args=(start, limit), name="container-logs", daemon=True)
+            thread.start()
+            while not ended.is_set():
+                started = time.monotonic()
+                stats = await blocking(lambda: handle.stats(clock.now()))
+                if stats is not None:
+                    observe(stats)
+                    if stats.state != "running":
+                        break
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(0.01, interval - (time.monotonic() - started))):
+                        await ended.wait()
+            handle.close_logs()
+            state = await blocking(handle.state)
+            if state is None or state.running:
+                # the stream broke while the container runs on: follow again from the last line
+                await asyncio.sleep(interval)
+                start, limit = last_t, None
+                continue
+            await asyncio.sleep(0.05)  # let the log thread hand over its last lines
+            now = clock.now()
+            observe(handle.stopped_stats(state, now))
+            data: dict[str, str | float | int | bool | None] = {
+                "exit_code": state.exit_code,
+                "oom_killed": state.oom_killed,
+                "last_lines": "\n".join(recent),
+            }
+            if state.oom_killed:
+                data["hint"] = OOM_HINT
+            observe(
+                Event(now, "error", f"container {handle.name} {state.reason()}", "container", "error", data)
+            )
+            previous = state.started_at
+            while True:  # stopped: wait for a restart (restart policy, or `docker start`)
+                await asyncio.sleep(max(interval, 2.0))
+                state = await blocking(handle.state)
+                if state is not None and state.running and state.started_at != previous:
+                    observe(
+                        Event(clock.now(), "container", f"container {handle.name} started again", "container")
+                    )
+                    start, limit = state.started_at, None
+                    recent.clear()
+                    break
+                if state is not None and state.status == "missing":
+                    return
+    finally:
+        handle.close_logs()
