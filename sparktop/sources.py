@@ -173,6 +173,7 @@ async def container_loop(
         return result
 
     start, limit = since, tail
+    following = handle.started_at
     try:
         while True:
             ended.clear()
@@ -190,10 +191,30 @@ async def container_loop(
                         await ended.wait()
             handle.close_logs()
             state = await blocking(handle.state)
+            if state is not None and state.status == "restarting":
+                await asyncio.sleep(0.2)  # Docker restarts it in a moment: look again
+                state = await blocking(handle.state)
+            if state is not None and state.running and state.started_at != following:
+                # it stopped and Docker restarted it (restart policy) before we could look
+                await asyncio.sleep(0.05)  # let the log thread hand over its last lines
+                observe(
+                    Event(
+                        clock.now(),
+                        "error",
+                        f"container {handle.name} stopped and was restarted by Docker",
+                        "container",
+                        "error",
+                        {"last_lines": "\n".join(recent), "restarted": True},
+                    )
+                )
+                following = state.started_at
+                recent.clear()
+                start, limit = _after(last_t) or state.started_at, None
+                continue
             if state is None or state.running:
                 # the stream broke while the container runs on: follow again from the last line
                 await asyncio.sleep(interval)
-                start, limit = last_t, None
+                start, limit = _after(last_t), None
                 continue
             await asyncio.sleep(0.05)  # let the log thread hand over its last lines
             now = clock.now()
@@ -216,10 +237,16 @@ async def container_loop(
                     observe(
                         Event(clock.now(), "container", f"container {handle.name} started again", "container")
                     )
-                    start, limit = state.started_at, None
+                    following = state.started_at
+                    start, limit = _after(last_t) or state.started_at, None
                     recent.clear()
                     break
                 if state is not None and state.status == "missing":
                     return
     finally:
         handle.close_logs()
+
+
+def _after(t: float | None) -> float | None:
+    """Just after ``t``: Docker's ``since`` includes lines stamped at it."""
+    return None if t is None else t + 1e-6

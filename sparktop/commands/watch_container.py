@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 SHOWN_KINDS = ("startup", "error", "container")
 """Events printed as plain lines while a container starts (and in headless mode after)."""
 ATTACH_TAIL = 2000
-"""Log lines read back when attaching (the current run's, at most this many)."""
+"""Log lines read back when attaching: the startup phases are recovered from them."""
 FATAL_GRACE_S = 10.0
 """How long a failed startup may take to exit, so its exit code is known."""
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -477,14 +477,13 @@ def run_attach(args: argparse.Namespace, settings: Settings) -> int:
         handle = attach(name)
     except ContainerError as exc:
         raise CliError(str(exc), hint=exc.hint) from None
-    since = handle.started_at
     options = LiveOptions(
         interval=settings.interval,
         window_s=settings.window,
         span_s=300.0,
         gpu="none" if args.headless else "nvml",
         gpu_container=None if args.headless else handle.id,
-        extra_sources=(_container_source(handle, settings.interval, since=since, tail=ATTACH_TAIL),),
+        extra_sources=(_container_source(handle, settings.interval, tail=ATTACH_TAIL),),
     )
     info = TargetInfo(
         label=f"docker:{handle.name}",
@@ -495,7 +494,7 @@ def run_attach(args: argparse.Namespace, settings: Settings) -> int:
     if args.headless:
         from sparktop.commands.watch import headless
 
-        printer = EventPrinter(sys.stdout, since or time.time(), prefix="# ", details=True)
+        printer = EventPrinter(sys.stdout, handle.started_at or time.time(), prefix="# ", details=True)
         return asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout, events=printer))
     from sparktop.commands.watch import dashboard
 

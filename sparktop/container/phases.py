@@ -50,7 +50,7 @@ def clean_line(line: str) -> tuple[str | None, str]:
     match = _HEADER.match(text)
     if match is None:
         return None, text
-    return match.group("level"), text[match.end() :]
+    return match.group("level"), text[match.end() :].strip()
 
 
 def _cut(text: str) -> str:
@@ -366,7 +366,20 @@ class PhaseTracker:
 
     def _startup_line(self, t: float, msg: str, events: list[Event]) -> None:
         if _DOWNLOAD_BAR.search(msg):
-            self._start(t, "download", events)
+            current = self._current()
+            if current is not None and current.name == "weights" and self._percent is None:
+                # vLLM says it starts loading, then finds it must download first: that is the download
+                self._phases.pop()
+                self._phases.append(_Phase("download", current.started))
+                self._percent, self._percent_step = None, 0
+                self._changed()
+                events.append(
+                    _event(
+                        t, f"{PHASE_TITLES['download']} started", {"phase": "download", "status": "started"}
+                    )
+                )
+            else:
+                self._start(t, "download", events)
             self._bar(t, "download", msg, events)
             return
         found = _DOWNLOAD_DONE.search(msg)
@@ -378,6 +391,7 @@ class PhaseTracker:
                 download = self._phase("download")
             assert download is not None
             self._end(t, download, events, f"{seconds:.1f} s")
+            self._start(t, "weights", events)
             return
         if _LOAD_START.search(msg):
             self._start(t, "weights", events)

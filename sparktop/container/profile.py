@@ -421,7 +421,15 @@ def profile_from_data(
             "letters, digits, '_', '.', '-'",
             "container_name",
         )
-    for arg in values.get("args", ()):
+    args = values.get("args", ())
+    if args and not args[0].startswith("-"):
+        fail(
+            f"args must start with a --flag, not {args[0]!r}",
+            "the model goes in model = ..., words before it (serve) in command = [...]",
+            "args",
+            args[0],
+        )
+    for arg in args:
         flag = arg.split("=", 1)[0]
         if flag in SECRET_ARGS:
             fail(
@@ -789,13 +797,9 @@ def read_vllm_command(argv: Sequence[str]) -> VllmCommand:
     for i, word in enumerate(words):
         if word == "serve" or word.endswith(".api_server"):
             rest = words[i + 1 :]
+            if word == "serve" and rest and not rest[0].startswith("-"):
+                model, rest = rest[0], rest[1:]  # `vllm serve MODEL ...`
             break
-    else:
-        # vllm/vllm-openai's entrypoint is `vllm serve`: an image's CMD may start with the model
-        if words[:1] and not words[0].startswith("-") and "/" in words[0]:
-            model, rest = words[0], words[1:]
-    if model is None and rest and not rest[0].startswith("-"):
-        model, rest = rest[0], rest[1:]
     model = arg_value(rest, "--model") or model
     served = arg_value(rest, "--served-model-name")
     port_text = arg_value(rest, "--port")

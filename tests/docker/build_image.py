@@ -38,7 +38,14 @@ BASE = "sparktop-test/debian-base:bookworm"
 MIRROR = os.environ.get("SPARKTOP_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 IMAGE_PYTHON = "3.11"
 """Debian bookworm's python3."""
-TRIM = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "var/cache/apt", "var/lib/apt/lists")
+TRIM = (
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "var/cache/apt",
+    "var/lib/apt/lists",
+)
 
 
 class BuildError(RuntimeError):
@@ -123,7 +130,9 @@ def build_wheels(target: Path) -> None:
     _run([*pip, "wheel", "--no-deps", str(ROOT), "-w", str(target)], "pip wheel")
     wheel = next(target.glob("sparktop-*.whl"))
     machine = platform.machine()
-    platforms = [f"manylinux_2_{n}_{machine}" for n in (36, 34, 31, 28, 27, 24, 17)] + [f"manylinux2014_{machine}"]
+    platforms = [f"manylinux_2_{n}_{machine}" for n in (36, 34, 31, 28, 27, 24, 17)] + [
+        f"manylinux2014_{machine}"
+    ]
     _run(
         [
             *pip,
