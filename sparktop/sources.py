@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 import threading
 import time
@@ -99,6 +100,10 @@ async def sim_gpu_loop(base_url: str, observe: Observe, interval: float, clock: 
             await _pace(started, interval)
 
 
+DRAIN_EVERY_S = 0.5
+"""How often a container's log and readings are handed to the session (at most; ``interval`` if less)."""
+STATE_EVERY_S = 10.0
+"""How often a followed container's state is asked for besides the end of its log stream."""
 LAST_LINES = 20
 """Log lines kept with the event that reports a container's death."""
 _ACCESS_LOG = re.compile(r'INFO:\s+\S+ - "(?:GET|HEAD) /(?:metrics|health|ping|v1/models|version|load)\b')
@@ -120,45 +125,59 @@ async def container_loop(
 ) -> None:
     """Follow a container: its log lines as raw ``log`` events, ``ContainerStats`` every ``interval``.
 
-    The log is read by a thread (the SDK blocks) from ``since`` (default: the beginning; ``tail``
-    limits it to the last lines). When the container stops, one more ``ContainerStats`` says why and
+    Two threads read the log (from ``since``, default the beginning; ``tail`` keeps the last lines)
+    and Docker's stats stream (a reading about every second, handed over every ``interval``). They
+    leave what they read in an inbox that this loop empties a few times a second, so a busy log
+    costs no wake-up per line. When the container stops, one more ``ContainerStats`` says why and
     an error event carries its last log lines; the loop then waits for the container to start again
-    (a restart policy) and follows it from there. Never raises.
+    (a restart policy, ``docker start``) and follows it from there. Never raises.
     """
     from sparktop.container.lifecycle import ContainerError
 
     clock = clock or SystemClock()
-    loop = asyncio.get_running_loop()
+    every = min(interval, DRAIN_EVERY_S)
+    line_inbox: deque[list[LogLine]] = deque()
+    other_inbox: deque[Observation] = deque()
     recent: deque[str] = deque(maxlen=LAST_LINES)
-    ended = asyncio.Event()
     last_t = since
     warned = False
+    stop = threading.Event()
 
-    def take(lines: list[LogLine]) -> None:
+    def drain() -> None:
         nonlocal last_t
-        for line in lines:
-            if not _ACCESS_LOG.search(line.text):
-                recent.append(line.text)
-            last_t = line.t
-            observe(Event(line.t, "log", line.text, "container"))
+        while line_inbox:
+            for line in line_inbox.popleft():
+                if not _ACCESS_LOG.search(line.text):
+                    recent.append(line.text)
+                last_t = line.t
+                observe(Event(line.t, "log", line.text, "container"))
+        while other_inbox:
+            observe(other_inbox.popleft())
 
-    def follow(start: float | None, limit: int | None) -> None:
-        """The log thread: hands each read's lines to the loop."""
+    def warning(text: str) -> Event:
+        return Event(clock.now(), "container", text, "sparktop", "warning")
 
-        def post(callback: Callable[..., None], *args: object) -> None:
-            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
-                loop.call_soon_threadsafe(callback, *args)
-
+    def follow(start: float | None, limit: int | None, done: threading.Event) -> None:
+        """The log thread."""
         try:
             for lines in handle.log_chunks(since=start, tail=limit):
-                post(take, lines)
-        except Exception as exc:  # the stream broke: say so, the loop decides what next
-            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-            post(
-                observe, Event(clock.now(), "container", f"log stream ended: {reason}", "sparktop", "warning")
-            )
+                line_inbox.append(lines)
+        except Exception as exc:  # the stream broke: say so; the loop decides what next
+            other_inbox.append(warning(f"log stream ended: {_reason(exc)}"))
         finally:
-            post(ended.set)
+            done.set()
+
+    def readings(stopped: threading.Event) -> None:
+        """The stats thread: one reading per ``interval`` from Docker's stream."""
+        last = -math.inf
+        try:
+            for reading in handle.stats_stream(stopped, now=clock.now):
+                now = time.monotonic()
+                if now - last >= interval * 0.9:  # an interval longer than Docker's second skips some
+                    last = now
+                    other_inbox.append(reading)
+        except Exception as exc:  # no readings; the log and the state still tell what happens
+            other_inbox.append(warning(f"no container stats: {_reason(exc)}"))
 
     async def blocking(call: Callable[[], T]) -> T | None:
         nonlocal warned
@@ -167,36 +186,43 @@ async def container_loop(
         except ContainerError as exc:
             if not warned:
                 warned = True
-                observe(Event(clock.now(), "container", str(exc), "sparktop", "warning"))
+                observe(warning(str(exc)))
             return None
         warned = False
         return result
+
+    async def follow_run(start: float | None, limit: int | None) -> None:
+        """Until the log stream ends (the container stopped) or Docker says it is not running."""
+        nonlocal stop
+        done, stop = threading.Event(), threading.Event()
+        logs = threading.Thread(target=follow, args=(start, limit, done), name="container-logs", daemon=True)
+        logs.start()
+        threading.Thread(target=readings, args=(stop,), name="container-stats", daemon=True).start()
+        state_due = time.monotonic() + STATE_EVERY_S
+        while not done.is_set():
+            await asyncio.sleep(every)
+            drain()
+            if time.monotonic() >= state_due:
+                state_due = time.monotonic() + STATE_EVERY_S
+                state = await blocking(handle.state)
+                if state is not None and not state.running:
+                    break
+        stop.set()
+        handle.close_logs()
+        await asyncio.to_thread(logs.join, 2.0)
+        drain()  # the last lines before the end
 
     start, limit = since, tail
     following = handle.started_at
     try:
         while True:
-            ended.clear()
-            thread = threading.Thread(target=follow, args=(start, limit), name="container-logs", daemon=True)
-            thread.start()
-            while not ended.is_set():
-                started = time.monotonic()
-                stats = await blocking(lambda: handle.stats(clock.now()))
-                if stats is not None:
-                    observe(stats)
-                    if stats.state != "running":
-                        break
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(max(0.01, interval - (time.monotonic() - started))):
-                        await ended.wait()
-            handle.close_logs()
+            await follow_run(start, limit)
             state = await blocking(handle.state)
             if state is not None and state.status == "restarting":
                 await asyncio.sleep(0.2)  # Docker restarts it in a moment: look again
                 state = await blocking(handle.state)
             if state is not None and state.running and state.started_at != following:
                 # it stopped and Docker restarted it (restart policy) before we could look
-                await asyncio.sleep(0.05)  # let the log thread hand over its last lines
                 observe(
                     Event(
                         clock.now(),
@@ -216,7 +242,6 @@ async def container_loop(
                 await asyncio.sleep(interval)
                 start, limit = _after(last_t), None
                 continue
-            await asyncio.sleep(0.05)  # let the log thread hand over its last lines
             now = clock.now()
             observe(handle.stopped_stats(state, now))
             data: dict[str, str | float | int | bool | None] = {
@@ -244,7 +269,12 @@ async def container_loop(
                 if state is not None and state.status == "missing":
                     return
     finally:
+        stop.set()
         handle.close_logs()
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def _after(t: float | None) -> float | None:

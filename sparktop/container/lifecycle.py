@@ -357,6 +357,35 @@ class ContainerHandle:
         self._previous_stats = raw
         return ContainerStats(now, self.name, "running", cpu, used, limit)
 
+    def stats_stream(
+        self, stop: threading.Event, now: Callable[[], float] = time.time
+    ) -> Iterator[ContainerStats]:
+        """Docker's stats stream as readings (the engine sends one about every second, with the CPU
+        counters of the one before). Cheaper than asking for one reading at a time.
+
+        Ends when the container stops, the stream breaks, or ``stop`` is set (seen as the next
+        reading arrives).
+        """
+        try:
+            stream = self.client.api.stats(self.id, stream=True, decode=True)
+        except docker.errors.NotFound:
+            return
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            raise ContainerError(f"cannot read the stats of {self.name}: {_one_line(exc)}") from None
+        try:
+            for raw in stream:
+                if stop.is_set() or not isinstance(raw, dict):
+                    return
+                used, limit = memory_use(raw)
+                if isinstance(used, Unknown):
+                    return  # not running any more
+                yield ContainerStats(now(), self.name, "running", cpu_percent(None, raw), used, limit)
+        except (requests.RequestException, OSError, ValueError):
+            return
+        finally:
+            with contextlib.suppress(Exception):
+                stream.close()
+
     def stopped_stats(self, state: RunState, t: float) -> ContainerStats:
         """The reading for a container that is not running: its state and why."""
         why = Unknown(f"container {state.status}")

@@ -59,7 +59,8 @@ async def _until_healthy(handle: ContainerHandle, url: str, wait_s: float = 30) 
 
     def emit(frame: Frame) -> None:
         frames.append(frame)
-        if frame.server.state == "healthy" and frame.startup is not None and frame.container is not None:
+        startup_read = frame.startup is not None and frame.startup.ready  # the log lags the server a little
+        if frame.server.state == "healthy" and startup_read and frame.container is not None:
             got.set()
 
     options = LiveOptions(
@@ -98,7 +99,6 @@ async def test_attach_reads_port_model_and_args_and_follows_the_log(
     frame, session = await _until_healthy(handle, handle.url)
     assert frame.container is not None and frame.container.state == "running"
     # attached mid-startup or after it: the startup is read back from the container's own log
-    await asyncio.sleep(0.5)
     startup = session.startup
     assert startup is not None and startup.ready and startup.max_concurrency_tokens == 4096
     logs = [e.text for e in session.logs]

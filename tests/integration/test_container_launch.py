@@ -67,6 +67,10 @@ class Watcher:
             await self._task
 
 
+def ready(frame: Frame) -> bool:
+    return frame.startup is not None and frame.startup.ready
+
+
 def watch(handle: ContainerHandle, *, teardown: bool = True) -> Watcher:
     async def close() -> None:
         if teardown:
@@ -89,7 +93,10 @@ async def test_launch_shows_startup_phases_in_order_then_health_and_live_figures
     assert handle.launched and handle.name == name and handle.url.startswith("http://127.0.0.1:")
     watcher = watch(handle)
     try:
-        frame = await watcher.until(lambda f: f.server.state == "healthy" and f.figures is not None)
+        # the log reaches the session a moment after the server answers: wait for both
+        frame = await watcher.until(
+            lambda f: f.server.state == "healthy" and f.figures is not None and ready(f)
+        )
         startup = frame.startup
         assert startup is not None and startup.ready and startup.fatal is None
         assert [p.name for p in startup.phases] == STARTUP_ORDER
@@ -257,8 +264,8 @@ async def test_entrypoint_override_runs_nvidia_style(
     assert attrs["Config"]["Cmd"][:2] == ["serve", profile.model]
     watcher = watch(handle)
     try:
-        frame = await watcher.until(lambda f: f.server.state == "healthy")
-        assert frame.startup is not None and frame.startup.ready
+        frame = await watcher.until(lambda f: f.server.state == "healthy" and ready(f))
+        assert frame.startup is not None and frame.startup.fatal is None
     finally:
         await watcher.close()
 
