@@ -108,6 +108,8 @@ def sim_profile(image: str, name: str, **changes: Any) -> Profile:
             "SPARKTOP_SIM_FAIL_STARTUP",
             "SPARKTOP_SIM_ALLOC_MIB",
             "SPARKTOP_SIM_LOG_STATS_EVERY",
+            "SPARKTOP_SIM_HOST_USED_GIB",
+            "SPARKTOP_SIM_VLLM_VERSION",
             "HF_TOKEN",
         ),
         ports=("127.0.0.1::8000",),

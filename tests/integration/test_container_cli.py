@@ -31,12 +31,14 @@ pytestmark = pytest.mark.docker
 STARTED = re.compile(r"^# \S+ \+[\d.]+s (.+) started$")
 
 
-def run(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, timeout: float = 60, extra_env: dict[str, str] | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*SPARKTOP, *args],
         capture_output=True,
         text=True,
-        env=sparktop_env(**env),
+        env=sparktop_env(**env, **(extra_env or {})),
         timeout=timeout,
         check=False,
     )
@@ -179,6 +181,46 @@ def test_fatal_startup_error_exits_1_with_the_line_and_a_hint(
     assert "token was ***" in err
     assert secret not in proc.stdout + err
     assert "memory profiling and KV cache failed" in proc.stdout
+    assert not exists(docker_client, name)
+
+
+@pytest.mark.parametrize(
+    ("env", "model", "line", "hint"),
+    [
+        (
+            {"SPARKTOP_SIM_HOST_USED_GIB": "60"},
+            None,
+            "ValueError: Free memory on device (",
+            "hint: lower --gpu-memory-utilization, or drop the page cache first",
+        ),
+        (
+            {"SPARKTOP_SIM_VLLM_VERSION": "0.15.1"},
+            "nvidia/NVIDIA-Nemotron-3-Nano-Omni-30B-A3B-Reasoning-BF16",
+            "Model architectures ['NemotronHForCausalLM'] are not supported for now",
+            "hint: this vLLM image does not know the model's architecture: use a newer image",
+        ),
+    ],
+    ids=["free-memory", "architecture"],
+)
+def test_other_known_startup_failures_exit_1_with_their_hint(
+    docker_client: docker.DockerClient,
+    sim_image: str,
+    names: list[str],
+    tmp_path: Path,
+    env: dict[str, str],
+    model: str | None,
+    line: str,
+    hint: str,
+) -> None:
+    name = new_name(names)
+    profile = sim_profile(sim_image, name)
+    if model is not None:
+        profile = replace(profile, model=model)
+    proc = run("watch", str(write_profile(tmp_path, profile)), "--headless", extra_env=env)
+    assert proc.returncode == 1
+    first = proc.stderr.split("sparktop: error: ", 1)[1].splitlines()
+    assert line in first[0]
+    assert first[1].startswith(hint)
     assert not exists(docker_client, name)
 
 
