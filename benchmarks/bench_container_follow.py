@@ -6,7 +6,7 @@ lines, startup tracking, CPU/memory readings every second) for a minute, and pri
 CPU time (every thread: the log reader, the stats calls, the event loop) as % of one core, next to
 an idle event loop measured in the same run and the 1% target.
 
-Needs a Docker engine (DOCKER_HOST, or start one with .ci/docker-up).
+Needs a Docker engine (DOCKER_HOST, or start one with .ci/docker-up); says "skipped" without one.
 Run: .venv/bin/python benchmarks/bench_container_follow.py [--seconds 60] [--lines-per-s 1]
 """
 
@@ -77,10 +77,9 @@ def main() -> int:
         client = docker.from_env()
         client.ping()
     except docker.errors.DockerException as exc:
-        print(
-            f"bench_container_follow: no Docker engine ({exc}); start one with .ci/docker-up", file=sys.stderr
-        )
-        return 2
+        # `make bench` runs every script: without an engine this one says so and steps aside
+        print(f"bench_container_follow: skipped: no Docker engine ({exc}); start one with .ci/docker-up")
+        return 0
     image = build(client)
     name = f"sparktop-bench-{uuid.uuid4().hex[:8]}"
     profile = Profile(
