@@ -119,6 +119,16 @@ def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--count", type=int, default=None, metavar="N", help="stop after N lines (headless)")
     _recording_options(p, default_on=False)
     _view_options(p)
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="leave a container launched from a profile running on exit (default: stop and remove it)",
+    )
+    p.add_argument(
+        "--pull",
+        action="store_true",
+        help="pull the profile's image first if it is not present (never done without this)",
+    )
     p.set_defaults(handler=_run_watch)
 
 
@@ -456,15 +466,47 @@ def _run_load(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _add_profile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "profile",
+        help="serving profiles: import a docker run line, show or check a profile",
+        description="Serving profiles are TOML files that `sparktop watch PROFILE.toml` launches. "
+        "Import one from a docker run command, print it back as a command, or check it.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    imp = actions.add_parser(
+        "import",
+        help="turn a pasted `docker run ... vllm/vllm-openai:... --model ...` into a profile",
+        description="Read a docker run command (from FILE, or standard input with '-' or no FILE) and "
+        "print the profile (or write it with -o). -e NAME=value keeps NAME only: values are never stored.",
+    )
+    imp.add_argument("file", nargs="?", metavar="FILE|-", help="file holding the command (default: stdin)")
+    imp.add_argument("-o", "--output", metavar="OUT.toml", help="write the profile here instead of stdout")
+    imp.add_argument("--force", action="store_true", help="with -o: replace an existing file")
+    show = actions.add_parser("show", help="show what a profile launches, or the docker run line")
+    show.add_argument("profile", metavar="PROFILE.toml")
+    show.add_argument("--docker-run", action="store_true", help="print the equivalent docker run command")
+    check = actions.add_parser("check", help="check a profile (file, line and hint for each problem)")
+    check.add_argument("profile", metavar="PROFILE.toml")
+    p.set_defaults(handler=_run_profile)
+
+
+def _run_profile(args: argparse.Namespace) -> int:
+    from sparktop.commands.profile import run
+
+    return run(args)
+
+
 VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_demo,
-    _add_snapshot,
     _add_watch,
-    _add_sim,
-    _add_gpu,
     _add_replay,
     _add_report,
     _add_load,
+    _add_profile,
+    _add_snapshot,
+    _add_gpu,
+    _add_sim,
 )
 
 

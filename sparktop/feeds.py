@@ -73,8 +73,11 @@ class LiveFeed:
                 emit(self.session.frame(self.span_s, now=self.clock.now()))
                 # the next frame follows the next scrape at once, or the interval passes (the clock
                 # and durations on screen keep moving while a server hangs)
+                # (asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that arrives as the event is set, and the feed would never stop)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(fresh.wait(), timeout=self.interval)
+                    async with asyncio.timeout(self.interval):
+                        await fresh.wait()
                 fresh.clear()
         finally:
             with contextlib.suppress(ValueError):

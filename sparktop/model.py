@@ -237,6 +237,70 @@ class GpuSample:
 
 
 # --------------------------------------------------------------------------------------------------
+# Containers: vLLM's startup as its log tells it, and the container's own readings
+
+
+@dataclass(frozen=True, slots=True)
+class StartupPhase:
+    """One startup phase seen in vLLM's log (weights, compile, kv_cache, graphs...).
+
+    ``ended`` is None while the phase runs; ``detail`` is what the log said about it (sizes, times).
+    """
+
+    name: str
+    started: float
+    ended: float | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StartupProgress:
+    """Where vLLM's startup stands, derived from its log lines (see ``sparktop.container.phases``)."""
+
+    phases: tuple[StartupPhase, ...] = ()
+    current: str | None = None
+    """The phase running now; None before the first line and once ready or failed."""
+    percent: float | None = None
+    """Progress of the current phase (weights shards, CUDA graphs) when the log shows one."""
+    ready: bool = False
+    fatal: str | None = None
+    """The log line that ended the startup (a known fatal error), cleaned of escapes."""
+    hint: str | None = None
+    """What to do about ``fatal``."""
+    kv_cache_tokens: int | None = None
+    max_concurrency: float | None = None
+    """vLLM's "Maximum concurrency for N tokens per request" figure."""
+    max_concurrency_tokens: int | None = None
+    """The N of that figure (the max model length)."""
+
+
+ContainerState = Literal[
+    "created", "running", "paused", "restarting", "removing", "exited", "dead", "missing"
+]
+"""Docker's container states, and ``missing`` for a container that no longer exists."""
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerStats:
+    """One reading of the serving container: Docker's state and its CPU and memory use.
+
+    ``cpu_pct`` is % of one core (200 = two cores busy), from the stats API's counters between two
+    readings; ``mem_bytes`` is usage minus inactive file cache, as ``docker stats`` shows it.
+    """
+
+    t: float
+    name: str
+    state: ContainerState
+    cpu_pct: Num
+    mem_bytes: Num
+    mem_limit_bytes: Num
+    exit_code: int | None = None
+    oom_killed: bool = False
+    error: str = ""
+    """Why the container is not running (exit reason, Docker's own error), empty while it runs."""
+
+
+# --------------------------------------------------------------------------------------------------
 # Derived figures (what views show; computed only in sparktop.derive)
 
 
@@ -477,3 +541,7 @@ class Frame:
     rate_window_s: float
     recording: RecordingStatus | None = None
     replay: ReplayStatus | None = None
+    startup: StartupProgress | None = None
+    """vLLM's startup from the container's log, when there is a log to read."""
+    container: ContainerStats | None = None
+    """The serving container's latest reading, when watching a container."""

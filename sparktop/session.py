@@ -18,11 +18,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 
+from sparktop.container.phases import PhaseTracker
 from sparktop.derive.client import ClientWindow
 from sparktop.derive.energy import energy_per_token, total_energy_mj
 from sparktop.derive.history import HistoryStore
 from sparktop.derive.timeline import Timeline
 from sparktop.model import (
+    ContainerStats,
     Event,
     Figures,
     Frame,
@@ -36,6 +38,7 @@ from sparktop.model import (
     ScrapeResult,
     ServerInfo,
     ServerStatus,
+    StartupProgress,
     TargetInfo,
     Unknown,
     WorkloadProgress,
@@ -43,7 +46,9 @@ from sparktop.model import (
 )
 from sparktop.recording.kinds import time_of
 
-Observation = ScrapeResult | GpuSample | Event | ServerInfo | WorkloadProgress | RequestRecord
+Observation = (
+    ScrapeResult | GpuSample | Event | ServerInfo | WorkloadProgress | RequestRecord | ContainerStats
+)
 HISTORY_LATENCY = ("ttft",)
 """Latency histograms whose figures go into the plotted history at every scrape."""
 Sink = Callable[[Observation], None]
@@ -88,6 +93,10 @@ class Session:
         self.recording_status: Callable[[], RecordingStatus] | None = None
         """Asked at every frame for the recorder's state (path, size, stopped and why)."""
         self.replay: ReplayStatus | None = None
+        self.container: ContainerStats | None = None
+        self.logs: deque[Event] = deque(maxlen=200)
+        """The latest container log lines (raw events; the startup they tell is in ``startup``)."""
+        self._phases: PhaseTracker | None = None
         self.server = ServerStatus("unknown", start, "no scrape yet", False, None, 0, None)
         self.client_window = ClientWindow(retention_s=max(window_s, rate_window_s) + 60.0)
         self._last_t = start
@@ -108,13 +117,31 @@ class Session:
         elif isinstance(obs, GpuSample):
             self._gpu(obs)
         elif isinstance(obs, Event):
-            self.events.append(obs)
+            if obs.kind == "log":
+                self._log(obs)
+            else:
+                self.events.append(obs)
         elif isinstance(obs, ServerInfo):
             self._info(obs)
         elif isinstance(obs, WorkloadProgress):
             self.workload = obs
         elif isinstance(obs, RequestRecord):
             self.client_window.add(obs)
+        elif isinstance(obs, ContainerStats):
+            self.container = obs
+
+    def _log(self, line: Event) -> None:
+        """A log line is kept apart from the events; the startup phases it tells become events."""
+        self.logs.append(line)
+        if self._phases is None:
+            self._phases = PhaseTracker()
+        self.events.extend(self._phases.feed(line.t, line.text))
+
+    @property
+    def startup(self) -> StartupProgress | None:
+        """vLLM's startup as the log told it; None until a startup line was seen."""
+        tracker = self._phases
+        return tracker.progress if tracker is not None and tracker.seen_startup else None
 
     def _scrape(self, result: ScrapeResult) -> None:
         previous = self.server
@@ -241,6 +268,8 @@ class Session:
             rate_window_s=self.rate_window_s,
             recording=self.recording_status() if self.recording_status is not None else self.recording,
             replay=self.replay,
+            startup=self.startup,
+            container=self.container,
         )
 
 

@@ -9,20 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import re
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 import orjson
 
-from sparktop.clock import Clock
+from sparktop.clock import Clock, SystemClock
 from sparktop.codec import DecodeError, decode
 from sparktop.gpu.nvml import NvmlCollector
-from sparktop.model import GpuSample, HostMemory, Unknown
+from sparktop.model import Event, GpuSample, HostMemory, Unknown
 from sparktop.session import Observation
 from sparktop.vllm.scrape import Scraper
 
+if TYPE_CHECKING:
+    from sparktop.container.lifecycle import ContainerHandle, LogLine
+
 Observe = Callable[[Observation], None]
+T = TypeVar("T")
 INFO_EVERY_S = 300.0
 
 
@@ -89,3 +98,185 @@ async def sim_gpu_loop(base_url: str, observe: Observe, interval: float, clock: 
                 )
             observe(sample)
             await _pace(started, interval)
+
+
+DRAIN_EVERY_S = 0.5
+"""How often a container's log and readings are handed to the session (at most; ``interval`` if less)."""
+STATE_EVERY_S = 10.0
+"""How often a followed container's state is asked for besides the end of its log stream."""
+LAST_LINES = 20
+"""Log lines kept with the event that reports a container's death."""
+_ACCESS_LOG = re.compile(r'INFO:\s+\S+ - "(?:GET|HEAD) /(?:metrics|health|ping|v1/models|version|load)\b')
+"""uvicorn's access lines for polling (sparktop's own among them): noise next to a cause of death."""
+OOM_HINT = (
+    "the container ran out of memory: raise its memory limit (memory in the profile), or lower "
+    "--gpu-memory-utilization, --max-model-len or --max-num-seqs"
+)
+
+
+async def container_loop(
+    handle: ContainerHandle,
+    observe: Observe,
+    interval: float,
+    *,
+    clock: Clock | None = None,
+    since: float | None = None,
+    tail: int | None = None,
+) -> None:
+    """Follow a container: its log lines as raw ``log`` events, ``ContainerStats`` every ``interval``.
+
+    Two threads read the log (from ``since``, default the beginning; ``tail`` keeps the last lines)
+    and Docker's stats stream (a reading about every second, handed over every ``interval``). They
+    leave what they read in an inbox that this loop empties a few times a second, so a busy log
+    costs no wake-up per line. When the container stops, one more ``ContainerStats`` says why and
+    an error event carries its last log lines; the loop then waits for the container to start again
+    (a restart policy, ``docker start``) and follows it from there. Never raises.
+    """
+    from sparktop.container.lifecycle import ContainerError
+
+    clock = clock or SystemClock()
+    every = min(interval, DRAIN_EVERY_S)
+    line_inbox: deque[list[LogLine]] = deque()
+    other_inbox: deque[Observation] = deque()
+    recent: deque[str] = deque(maxlen=LAST_LINES)
+    last_t = since
+    warned = False
+    stop = threading.Event()
+
+    def drain() -> None:
+        nonlocal last_t
+        while line_inbox:
+            for line in line_inbox.popleft():
+                if not _ACCESS_LOG.search(line.text):
+                    recent.append(line.text)
+                last_t = line.t
+                observe(Event(line.t, "log", line.text, "container"))
+        while other_inbox:
+            observe(other_inbox.popleft())
+
+    def warning(text: str) -> Event:
+        return Event(clock.now(), "container", text, "sparktop", "warning")
+
+    def follow(start: float | None, limit: int | None, done: threading.Event) -> None:
+        """The log thread."""
+        try:
+            for lines in handle.log_chunks(since=start, tail=limit):
+                line_inbox.append(lines)
+        except Exception as exc:  # the stream broke: say so; the loop decides what next
+            other_inbox.append(warning(f"log stream ended: {_reason(exc)}"))
+        finally:
+            done.set()
+
+    def readings(stopped: threading.Event) -> None:
+        """The stats thread: one reading per ``interval`` from Docker's stream."""
+        last = -math.inf
+        try:
+            for reading in handle.stats_stream(stopped, now=clock.now):
+                now = time.monotonic()
+                if now - last >= interval * 0.9:  # an interval longer than Docker's second skips some
+                    last = now
+                    other_inbox.append(reading)
+        except Exception as exc:  # no readings; the log and the state still tell what happens
+            other_inbox.append(warning(f"no container stats: {_reason(exc)}"))
+
+    async def blocking(call: Callable[[], T]) -> T | None:
+        nonlocal warned
+        try:
+            result = await asyncio.to_thread(call)
+        except ContainerError as exc:
+            if not warned:
+                warned = True
+                observe(warning(str(exc)))
+            return None
+        warned = False
+        return result
+
+    async def follow_run(start: float | None, limit: int | None) -> None:
+        """Until the log stream ends (the container stopped) or Docker says it is not running."""
+        nonlocal stop
+        done, stop = threading.Event(), threading.Event()
+        logs = threading.Thread(target=follow, args=(start, limit, done), name="container-logs", daemon=True)
+        logs.start()
+        threading.Thread(target=readings, args=(stop,), name="container-stats", daemon=True).start()
+        state_due = time.monotonic() + STATE_EVERY_S
+        while not done.is_set():
+            await asyncio.sleep(every)
+            drain()
+            if time.monotonic() >= state_due:
+                state_due = time.monotonic() + STATE_EVERY_S
+                state = await blocking(handle.state)
+                if state is not None and not state.running:
+                    break
+        stop.set()
+        handle.close_logs()
+        await asyncio.to_thread(logs.join, 2.0)
+        drain()  # the last lines before the end
+
+    start, limit = since, tail
+    following = handle.started_at
+    try:
+        while True:
+            await follow_run(start, limit)
+            state = await blocking(handle.state)
+            if state is not None and state.status == "restarting":
+                await asyncio.sleep(0.2)  # Docker restarts it in a moment: look again
+                state = await blocking(handle.state)
+            if state is not None and state.running and state.started_at != following:
+                # it stopped and Docker restarted it (restart policy) before we could look
+                observe(
+                    Event(
+                        clock.now(),
+                        "error",
+                        f"container {handle.name} stopped and was restarted by Docker",
+                        "container",
+                        "error",
+                        {"last_lines": "\n".join(recent), "restarted": True},
+                    )
+                )
+                following = state.started_at
+                recent.clear()
+                start, limit = _after(last_t) or state.started_at, None
+                continue
+            if state is None or state.running:
+                # the stream broke while the container runs on: follow again from the last line
+                await asyncio.sleep(interval)
+                start, limit = _after(last_t), None
+                continue
+            now = clock.now()
+            observe(handle.stopped_stats(state, now))
+            data: dict[str, str | float | int | bool | None] = {
+                "exit_code": state.exit_code,
+                "oom_killed": state.oom_killed,
+                "last_lines": "\n".join(recent),
+            }
+            if state.oom_killed:
+                data["hint"] = OOM_HINT
+            observe(
+                Event(now, "error", f"container {handle.name} {state.reason()}", "container", "error", data)
+            )
+            previous = state.started_at
+            while True:  # stopped: wait for a restart (restart policy, or `docker start`)
+                await asyncio.sleep(max(interval, 2.0))
+                state = await blocking(handle.state)
+                if state is not None and state.running and state.started_at != previous:
+                    observe(
+                        Event(clock.now(), "container", f"container {handle.name} started again", "container")
+                    )
+                    following = state.started_at
+                    start, limit = _after(last_t) or state.started_at, None
+                    recent.clear()
+                    break
+                if state is not None and state.status == "missing":
+                    return
+    finally:
+        stop.set()
+        handle.close_logs()
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def _after(t: float | None) -> float | None:
+    """Just after ``t``: Docker's ``since`` includes lines stamped at it."""
+    return None if t is None else t + 1e-6

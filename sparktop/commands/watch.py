@@ -1,8 +1,12 @@
 """`sparktop watch`: the live dashboard, or with ``--headless`` one plain line per scrape.
 
 Plain lines are ``key=value`` fields so they read well in a log and split easily in a script; an
-unknown figure prints as ``-``. Both modes run the same live session, so they show the same
-figures, and both survive the server going away and coming back.
+unknown figure prints as ``-``; lines starting with ``#`` are comments (a header, and for a container
+its startup phases, errors and state changes). Both modes run the same live session, so they show
+the same figures, and both survive the server going away and coming back.
+
+Targets: a URL; ``docker:NAME`` (a running container, attached) or ``PROFILE.toml`` (a serving
+profile to launch): see ``sparktop.commands.watch_container``.
 """
 
 from __future__ import annotations
@@ -14,21 +18,35 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sparktop import fmt
 from sparktop.cli import EXIT_OK, CliError
 from sparktop.config import Settings, load_settings
-from sparktop.feeds import LiveFeed
+from sparktop.feeds import Feed
 from sparktop.live import LiveOptions, live_feed
 from sparktop.model import Frame, LatencyStats, Num, ServerStatus, TargetInfo, Unknown
 from sparktop.recording.attach import start_recording
 from sparktop.vllm.scrape import BadTarget, base_url
 
+if TYPE_CHECKING:
+    from sparktop.commands.watch_container import EventPrinter, Relay
+    from sparktop.feeds import LiveFeed
+
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     target: str = args.target
+    if target.startswith("docker:"):
+        from sparktop.commands.watch_container import run_attach
+
+        return run_attach(args, settings)
+    if target.endswith(".toml") or (not target.startswith(("http:", "https:")) and Path(target).is_file()):
+        from sparktop.commands.watch_container import run_profile
+
+        return run_profile(args, settings)
+    if args.pull:
+        raise CliError("--pull applies to a profile to launch", hint="sparktop watch PROFILE.toml --pull")
     try:
         url = base_url(target)
     except BadTarget as exc:
@@ -70,7 +88,7 @@ def recording_wanted(args: argparse.Namespace, *, default: bool) -> Path | None:
     return Path(given).expanduser() if given else Path()
 
 
-def dashboard(feed: LiveFeed, settings: Settings) -> int:
+def dashboard(feed: Feed, settings: Settings) -> int:
     from sparktop.tui.app import make_app
 
     app = make_app(settings, feed)
@@ -93,7 +111,7 @@ def format_line(frame: Frame) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(frame.t))
     figures = frame.figures
     if not server.scrape_ok or figures is None:
-        return f"{stamp} state={server.state} {fmt.clean(server.detail)}"
+        return " ".join([stamp, f"state={server.state}", *_container_fields(frame), fmt.clean(server.detail)])
     ttft = figures.latency.get("ttft")
     p50: Num = ttft.p50 if isinstance(ttft, LatencyStats) else Unknown("none")
     p99: Num = ttft.p99 if isinstance(ttft, LatencyStats) else Unknown("none")
@@ -108,15 +126,44 @@ def format_line(frame: Frame) -> str:
         f"gen_tps={_plain(figures.generation_tps, 1)}",
         f"prompt_tps={_plain(figures.prompt_tps, 1)}",
     ]
+    fields += _container_fields(frame)
     if server.state != "healthy":
         fields.append(fmt.clean(server.detail))
     return " ".join(fields)
 
 
+def _container_fields(frame: Frame) -> list[str]:
+    """``container=running ctr_cpu=12.0% ctr_mem=1.2GiB`` when watching a container."""
+    c = frame.container
+    if c is None:
+        return []
+    if c.state != "running":
+        code = f"({c.exit_code})" if c.exit_code is not None else ""
+        return [f"container={c.state}{code}"]
+    cpu = "-" if isinstance(c.cpu_pct, Unknown) else f"{c.cpu_pct:.1f}%"
+    return [f"container={c.state}", f"ctr_cpu={cpu}", f"ctr_mem={_size(c.mem_bytes)}"]
+
+
+def _size(value: Num) -> str:
+    """Bytes in one word (no space: plain lines split on spaces)."""
+    if isinstance(value, Unknown):
+        return "-"
+    if value >= 1024**3:
+        return f"{value / 1024**3:.2f}GiB"
+    return f"{value / 1024**2:.0f}MiB"
+
+
 async def headless(
-    feed: LiveFeed, settings: Settings, *, count: int | None, out: TextIO, duration: float | None = None
+    feed: LiveFeed | Relay,
+    settings: Settings,
+    *,
+    count: int | None,
+    out: TextIO,
+    events: EventPrinter | None = None,
+    duration: float | None = None,
 ) -> int:
-    """Print one line per scrape until interrupted (or ``count`` lines, or ``duration`` seconds)."""
+    """Print one line per scrape until interrupted (or ``count`` lines, or ``duration`` seconds);
+    with ``events``, also the new startup, error and container events as ``#`` lines."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -131,6 +178,12 @@ async def headless(
 
     def emit(frame: Frame) -> None:
         nonlocal printed, last, resets
+        if events is not None:
+            try:
+                events.print(frame)
+            except BrokenPipeError:
+                stop.set()
+                return
         if frame.server is last or frame.server.state == "unknown":
             return  # no new scrape since the last line
         last = frame.server

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from sparktop.model import Event, GpuSample, RequestRecord, ScrapeResult, ServerInfo, WorkloadProgress
+from sparktop.model import (
+    ContainerStats,
+    Event,
+    GpuSample,
+    RequestRecord,
+    ScrapeResult,
+    ServerInfo,
+    WorkloadProgress,
+)
 
 KIND_TYPES: dict[str, type] = {
     "scrape": ScrapeResult,
@@ -11,6 +19,7 @@ KIND_TYPES: dict[str, type] = {
     "info": ServerInfo,
     "progress": WorkloadProgress,
     "request": RequestRecord,
+    "container": ContainerStats,
 }
 _BY_TYPE = {cls: kind for kind, cls in KIND_TYPES.items()}
 

@@ -28,6 +28,9 @@ class FaultConfig:
     """``/metrics`` answers only after this long."""
     abort_after_tokens: int | None = None
     """Every request is aborted by the engine once it has produced this many tokens."""
+    alloc_mib: float | None = None
+    """Host memory (MiB) the process takes and touches while weights load, as vLLM's loader does:
+    above a container's memory limit the kernel kills it (OOMKilled)."""
 
 
 class FaultConfigError(ValueError):
@@ -49,7 +52,7 @@ def _number(env: Mapping[str, str], name: str) -> float | None:
 
 def from_env(env: Mapping[str, str] | None = None) -> FaultConfig:
     """Faults from ``SPARKTOP_SIM_CRASH_AFTER``, ``_FAIL_STARTUP`` (``kv``), ``_METRICS_STATUS``,
-    ``_METRICS_DELAY`` and ``_ABORT_AFTER_TOKENS``."""
+    ``_METRICS_DELAY``, ``_ABORT_AFTER_TOKENS`` and ``_ALLOC_MIB``."""
     e = os.environ if env is None else env
     fail = e.get("SPARKTOP_SIM_FAIL_STARTUP", "").strip().lower()
     if fail not in ("", "kv"):
@@ -62,4 +65,5 @@ def from_env(env: Mapping[str, str] | None = None) -> FaultConfig:
         metrics_status=int(status) if status is not None else None,
         metrics_delay_s=_number(e, "SPARKTOP_SIM_METRICS_DELAY") or 0.0,
         abort_after_tokens=int(abort) if abort is not None else None,
+        alloc_mib=_number(e, "SPARKTOP_SIM_ALLOC_MIB"),
     )

@@ -97,6 +97,8 @@ class SimConfig:
     log_file: TextIO | None = None
     """Also print every log line here (``sys.stdout`` for ``sparktop sim``)."""
     stats_interval_s: float = 10.0
+    stats_when_idle: bool = False
+    """Print the periodic stats line even when idle (vLLM prints it only around activity)."""
     access_log: bool = True
 
     def __post_init__(self) -> None:
@@ -192,6 +194,7 @@ class SimServer:
         """Response id -> [request parsed, first token written] in ``time.monotonic()`` seconds."""
         self.created = int(self.clock.now())
         self.url = ""
+        self._ballast: list[bytes] = []
 
     # lifecycle ----------------------------------------------------------------------------------
 
@@ -303,6 +306,8 @@ class SimServer:
             await self.clock.sleep(step.after_s)
             if step.phase is not None:
                 self.phase = step.phase
+                if step.phase == "weights" and self.config.faults.alloc_mib:
+                    self._ballast = _touched_memory(self.config.faults.alloc_mib)
                 until_next = 0.0
                 for later in steps[i + 1 :]:
                     until_next += later.after_s
@@ -387,7 +392,7 @@ class SimServer:
             await self.clock.sleep(interval)
             prompt, generation = self.metrics.take_window()
             active = bool(prompt or generation or self._active)
-            if not (active or was_active):
+            if not (active or was_active or self.config.stats_when_idle):
                 continue
             was_active = active
             kv = 100.0 * self.engine.kv_usage
@@ -627,3 +632,8 @@ _ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
     "/sim/stats": (("GET",), "_sim_stats"),
     "/sim/trace": (("GET",), "_sim_trace"),
 }
+
+
+def _touched_memory(mib: float) -> list[bytes]:
+    """``mib`` MiB of memory the process really holds (every page written, not just reserved)."""
+    return [b"\x01" * (1 << 20) for _ in range(max(1, round(mib)))]

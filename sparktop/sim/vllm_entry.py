@@ -10,7 +10,8 @@ ignored. vLLM-format logs go to stdout as ``docker logs`` shows them, and failur
 (exit 1): an architecture the posed vLLM version does not know, a KV cache too small for
 ``--max-model-len``, a memory budget above what is free. Simulator-only knobs come from the
 environment: ``SPARKTOP_SIM_SPEED``, ``_SEED``, ``_STARTUP`` (realistic|fast|instant),
-``_METRICS_STYLE``, ``_HOST_USED_GIB``, ``_VLLM_VERSION`` and the faults of ``faults.from_env``.
+``_METRICS_STYLE``, ``_HOST_USED_GIB``, ``_VLLM_VERSION``, ``_LOG_STATS_EVERY`` (print the periodic
+stats line every S model seconds, idle or not) and the faults of ``faults.from_env``.
 """
 
 from __future__ import annotations
@@ -100,6 +101,9 @@ def build_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[SimConfig
     try:
         faults = from_env(env)
         host_used = env.get("SPARKTOP_SIM_HOST_USED_GIB", "").strip()
+        stats_every = _env_float(env, "SPARKTOP_SIM_LOG_STATS_EVERY", 0.0)
+        if stats_every < 0:
+            raise EntryError(f"SPARKTOP_SIM_LOG_STATS_EVERY={stats_every:g} must not be negative")
         config = SimConfig(
             profile=profile.name,
             host=ns.host,
@@ -118,6 +122,8 @@ def build_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[SimConfig
             host_used_gib=float(host_used) if host_used else None,
             vllm_version=env.get("SPARKTOP_SIM_VLLM_VERSION", "").strip() or None,
             log_file=sys.stdout,
+            stats_interval_s=stats_every or 10.0,
+            stats_when_idle=stats_every > 0,
         )
     except (FaultConfigError, ValueError) as exc:
         raise EntryError(str(exc)) from None
