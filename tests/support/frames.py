@@ -99,3 +99,44 @@ def frame_at_end(seconds: int = 300, span_s: float = 300.0) -> Frame:
     """The frame at the end of ``session_with_history(seconds)`` (built once per arguments)."""
     session = session_with_history(seconds)
     return session.frame(span_s, now=T0 + 2 + seconds)
+
+
+def startup_lines_until(phase_text: str) -> list[tuple[float, str]]:
+    """The simulator's vLLM startup log (Gemma NVFP4), up to the first line containing ``phase_text``."""
+    from sparktop.sim import startup as st
+    from sparktop.sim.memory import plan_memory
+    from sparktop.sim.profiles import get_profile
+
+    profile = get_profile("gemma4-26b-a4b-nvfp4")
+    steps = st.startup_script(
+        profile,
+        profile.serving,
+        plan_memory(profile),
+        mode="realistic",
+        served_model_name=profile.served_model_name,
+        host="0.0.0.0",
+        port=8000,
+        vllm_version=profile.vllm_version,
+    )
+    t, out = T0, []
+    for step in steps:
+        t += step.after_s
+        for line in step.lines:
+            text = st.LogFormat.render(line, t)
+            out.append((t, text))
+            if phase_text in text:
+                return out
+    return out
+
+
+@functools.cache
+def starting_frame(phase_text: str = "Loading safetensors checkpoint shards:  50%") -> Frame:
+    """A container whose vLLM is still loading weights: the dashboard shows the startup."""
+    target = TargetInfo("docker:vllm-gemma", "container", profile="gemma-4-26b-a4b-nvfp4")
+    session = Session(target, start=T0)
+    lines = startup_lines_until(phase_text)
+    for t, text in lines:
+        session.observe(Event(t, "log", text, "container"))
+    last = lines[-1][0]
+    session.observe(ScrapeResult(last + 0.5, "starting", "TCP connects, HTTP does not answer (loading?)"))
+    return session.frame(300.0, now=last + 1.0)

@@ -64,3 +64,20 @@ def test_sparkline_levels() -> None:
     assert tall == ["█ ", "██"]
     assert drawing.bar(0.5, 4) == "██  "
     assert drawing.bar(float("nan"), 3) == "   "
+
+
+def test_startup_view_lines() -> None:
+    from sparktop.tui.widgets.startup import starting, startup_lines
+    from tests.support.frames import starting_frame
+
+    frame = starting_frame()
+    assert starting(frame)
+    text = [line for line, _ in startup_lines(frame, 120)]
+    assert text[0] == "vLLM is starting"
+    done = [t for t, style in startup_lines(frame, 120) if style == "startup--done"]
+    current = [t for t, style in startup_lines(frame, 120) if style == "startup--current"]
+    assert any("engine start" in t for t in done)
+    assert len(current) == 1 and "weights load" in current[0] and "50%" in current[0]
+    assert any(t.strip().startswith("·  CUDA graphs") for t in text)
+    healthy = replace(frame, server=replace(frame.server, state="healthy"))
+    assert not starting(healthy)

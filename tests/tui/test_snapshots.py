@@ -14,16 +14,17 @@ from textual.pilot import Pilot
 from sparktop.config import Settings
 from sparktop.feeds import StaticFeed
 from sparktop.tui.app import make_app
-from tests.support.frames import frame_at_end
+from tests.support.frames import frame_at_end, starting_frame
 
-SCREENS = {"dashboard": (), "charts": ("c",), "events": ("e",), "help": ("question_mark",)}
+SCREENS = {"dashboard": (), "charts": ("c",), "events": ("e",), "help": ("question_mark",), "startup": ()}
 
 
 @pytest.mark.parametrize("theme", ["dark", "light"])
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 @pytest.mark.parametrize("screen", list(SCREENS))
 def test_screen(snap_compare: Any, theme: str, size: tuple[int, int], screen: str) -> None:
-    app = make_app(Settings(theme=theme), StaticFeed([frame_at_end(seconds=300)]))
+    frame = starting_frame() if screen == "startup" else frame_at_end(seconds=300)
+    app = make_app(Settings(theme=theme), StaticFeed([frame]))
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await pilot.pause(0.2)

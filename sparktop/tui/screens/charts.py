@@ -71,11 +71,14 @@ def _rgb(app_variables: dict[str, str], name: str) -> tuple[int, int, int]:
 def markers(frame: Frame) -> list[Event]:
     """Phase and user markers within the history span (the start of each phase, not its end)."""
     start = frame.t - frame.history.span_s
-    return [
-        e
-        for e in frame.events
-        if e.kind in MARKER_KINDS and start <= e.t <= frame.t and e.data.get("boundary", "start") != "end"
-    ]
+    return [e for e in frame.events if e.kind in MARKER_KINDS and start <= e.t <= frame.t and _marks(e)]
+
+
+def _marks(event: Event) -> bool:
+    """The start of something: a workload phase, a startup phase, a marker (not ends or progress)."""
+    if event.kind == "startup":
+        return event.data.get("status") == "started"
+    return event.data.get("boundary", "start") != "end"
 
 
 class ChartsScreen(Screen[None]):

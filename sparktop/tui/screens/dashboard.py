@@ -11,12 +11,14 @@ from sparktop.tui import panels
 from sparktop.tui.widgets.keybar import KeyBar
 from sparktop.tui.widgets.panel import Panel
 from sparktop.tui.widgets.replaybar import ReplayBar
+from sparktop.tui.widgets.startup import StartupView, starting
 from sparktop.tui.widgets.status import StatusBar
 
 
 class DashboardScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
+        yield StartupView(id="startup")
         with Grid(id="panels"):
             for builder in panels.BUILDERS:
                 yield Panel(builder, id=f"panel-{builder.__name__}")
@@ -25,6 +27,13 @@ class DashboardScreen(Screen[None]):
 
     def show(self, frame: Frame, paused: bool = False) -> None:
         show_bars(self, frame, paused)
+        startup = self.query_one(StartupView)
+        grid = self.query_one("#panels", Grid)
+        if starting(frame):
+            startup.display, grid.display = True, False
+            startup.show(frame)
+            return
+        startup.display, grid.display = False, True
         for panel in self.query(Panel):
             panel.show(frame)
 

@@ -73,6 +73,8 @@ class StatusBar(LineWidget):
         if server.scrape_ok:
             latency = fmt.seconds(server.scrape_latency_s) if server.scrape_latency_s is not None else ""
             second.append((f"│ scrape ok {latency} ", "status--muted"))
+        elif server.state == "starting":
+            second.append(("│ port open, HTTP not answering yet ", "status--muted"))
         elif server.state not in ("unknown",):
             second.append(
                 (f"│ scrape ✖ {server.failed_scrapes}× {fmt.clean(server.detail)[:40]} ", "status--warn")
@@ -84,6 +86,14 @@ class StatusBar(LineWidget):
             done = f"{workload.done}{total} ({workload.in_flight} in flight){failed}"
             text = f"│ load {fmt.clean(workload.phase)} {done} "
             second.append((text, "status--bad" if workload.failed else "status--text"))
+        container = frame.container
+        if container is not None:
+            if container.state == "running":
+                cpu = fmt.num(container.cpu_pct, 0, "%").replace(" %", "%")
+                second.append((f"│ ctr {cpu} {fmt.gib(container.mem_bytes)} ", "status--muted"))
+            else:
+                why = f" ({fmt.clean(container.error)[:40]})" if container.error else ""
+                second.append((f"│ container {container.state}{why} ", "status--bad"))
         if frame.recording is not None:
             rec = frame.recording
             if rec.ok:
