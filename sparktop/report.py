@@ -191,11 +191,12 @@ def _digits(label: str, section: str) -> int:
 
 
 def _headers(reports: Sequence[RecordingReport]) -> list[str]:
+    """``[1]``, ``[2]``, ``Δ vs [1]``...: the files are named in the legend above the table."""
     headers: list[str] = []
-    for i, report in enumerate(reports):
-        headers.append(fmt.clean(report.label))
+    for i in range(len(reports)):
+        headers.append(f"[{i + 1}]")
         if i:
-            headers.append(f"Δ vs {1}")
+            headers.append("Δ vs [1]")
     return headers
 
 

@@ -46,6 +46,9 @@ from sparktop.recording.redact import redact_mapping, redact_target
 log = logging.getLogger("sparktop.recording")
 
 _STOP = object()
+MAX_BACKLOG = 200_000
+"""Observations waiting for the writer before the recording gives up (hours at a normal pace):
+memory stays bounded even when the disk stalls."""
 
 
 class Recorder:
@@ -128,7 +131,15 @@ class Recorder:
     # ----------------------------------------------------------------------------------------------
     # the session side
 
+    @property
+    def backlog(self) -> int:
+        """Observations handed over and not written yet."""
+        return self._queue.qsize()
+
     def __call__(self, obs: object) -> None:
+        if self._ok and self._queue.qsize() >= MAX_BACKLOG:
+            self._stop(RecordingError(f"the disk is too slow: {MAX_BACKLOG:,} observations waiting"))
+            return
         if self._ok:
             # a row's time is when the observation reached the session (``arrival``), so a replay
             # that feeds rows up to a moment holds exactly what the live session held then
