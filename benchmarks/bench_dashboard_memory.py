@@ -20,9 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.support
 
-from benchmarks.bench_recording import Synthetic
+from bench_recording import Synthetic
+
 from sparktop.config import Settings
 from sparktop.feeds import Emit
 from sparktop.model import Event, ItlSummary, RequestRecord, TargetInfo, WorkloadProgress
@@ -95,7 +96,8 @@ class AcceleratedFeed:
             if i % 60 == 0:
                 emit(s.frame(self.span_s, now=t + 0.9))
                 await asyncio.sleep(0)
-                while self.recorder.backlog > 2000:  # time runs faster than a disk needs to keep up
+                # Simulated time runs faster than the disk; let the writer drain (polling is the point).
+                while self.recorder.backlog > 2000:  # noqa: ASYNC110
                     await asyncio.sleep(0.02)
             if i == 3600:
                 self.rss.append((i, rss_mib()))

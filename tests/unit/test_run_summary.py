@@ -75,6 +75,7 @@ def test_energy_per_token_and_power() -> None:
         run.add_scrape(scrape(1_790_000_000.0 + i + 0.5, 100.0 * i, 0, 1))
     f = run.figures()
     power = f["gpu_power_avg_w"]
+    assert isinstance(power, float)
     assert power == pytest.approx(18.0 + 70.0 * 0.5)
     energy = f["energy_per_token_j"]
     assert isinstance(energy, float)
