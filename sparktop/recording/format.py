@@ -11,6 +11,9 @@ Any SQLite client can read a recording; this module is the reference for how. Ta
                  keyframe INTEGER,                -- scrape rows: 1 = absolute values, 0 = delta
                  data BLOB)                       -- zlib-compressed payload, below
 
+Indexes on ``t`` and on ``(kind, t)`` make seeking O(log n) in a day-long file (files from before
+the second index read the same, only slower).
+
 Payloads (after ``zlib.decompress``; JSON is UTF-8):
 
 - ``scrape``: a JSON header line ``{"state", "detail", "latency", "layout", "skipped", "n",
@@ -64,6 +67,7 @@ CREATE TABLE IF NOT EXISTS observations (
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS observations_t ON observations(t);
+CREATE INDEX IF NOT EXISTS observations_kind_t ON observations(kind, t);
 """
 
 KINDS = ("scrape", "gpu", "event", "info", "progress", "request", "container")

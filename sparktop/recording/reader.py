@@ -171,15 +171,27 @@ class Recording:
             raise RecordingError(f"{self.path}: damaged ({_one_line(exc)})") from None
 
     def rows(
-        self, t_from: float | None = None, t_to: float | None = None, kinds: tuple[str, ...] = ()
+        self,
+        t_from: float | None = None,
+        t_to: float | None = None,
+        kinds: tuple[str, ...] = (),
+        seq_from: int | None = None,
     ) -> Iterator[Row]:
+        """Rows in arrival order; ``seq_from`` (a row known to come no later than the first one
+        wanted) lets SQLite start there instead of scanning the file from its beginning."""
         clauses: list[str] = []
         args: list[object] = []
+        if seq_from is not None:
+            clauses.append("seq >= ?")
+            args.append(seq_from)
+        # with a starting row, the time filters are checked row by row (the unary + keeps SQLite
+        # from walking the t index and sorting everything after it by seq)
+        column = "+t" if seq_from is not None else "t"
         if t_from is not None:
-            clauses.append("t >= ?")
+            clauses.append(f"{column} >= ?")
             args.append(t_from)
         if t_to is not None:
-            clauses.append("t <= ?")
+            clauses.append(f"{column} <= ?")
             args.append(t_to)
         if kinds:
             clauses.append("kind IN (" + ",".join("?" * len(kinds)) + ")")
@@ -208,14 +220,16 @@ class Recording:
                     raise RecordingError(f"{self.path}: malformed row {seq!r}")
                 yield Row(seq, float(t), kind, bool(keyframe), data)
 
-    def keyframe_before(self, t: float) -> float | None:
-        """Time of the last scrape keyframe at or before ``t`` (where decoding can start)."""
+    def keyframe_before(self, t: float) -> tuple[float, int] | None:
+        """Time and row of the last scrape keyframe at or before ``t`` (where decoding can start)."""
         row = self._one(
-            "SELECT t FROM observations WHERE t <= ? AND kind='scrape' AND keyframe=1 "
+            "SELECT t, seq FROM observations WHERE kind='scrape' AND t <= ? AND keyframe=1 "
             "ORDER BY t DESC LIMIT 1",
             (t,),
         )
-        return float(row[0]) if row and row[0] is not None else None
+        if row is None or not isinstance(row[0], (int, float)) or not isinstance(row[1], int):
+            return None
+        return float(row[0]), row[1]
 
     def last_before(self, kind: str, t: float) -> object | None:
         """The last observation of ``kind`` (not ``scrape``) that arrived before ``t``, or None."""
@@ -256,9 +270,13 @@ class Recording:
         so decoding starts at the keyframe before ``t_from``; rows before ``t_from`` are decoded but
         not yielded.
         """
-        start = None if t_from is None else self.keyframe_before(t_from)
+        keyframe = None if t_from is None else self.keyframe_before(t_from)
+        if keyframe is not None:
+            rows = self.rows(keyframe[0], t_to, seq_from=keyframe[1])
+        else:
+            rows = self.rows(t_from, t_to)
         previous: tuple[int, list[float]] | None = None
-        for row in self.rows(start if start is not None else t_from, t_to):
+        for row in rows:
             obs: object | None
             if row.kind == "scrape":
                 obs, previous = self._scrape(row, previous)
