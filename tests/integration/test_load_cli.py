@@ -134,12 +134,17 @@ def test_interrupt_prints_what_ran_and_exits_130(sim_url: str) -> None:
         cwd=ROOT,
     )
     assert proc.stderr is not None
-    for line in proc.stderr:  # wait until the step has started
-        if "c=3: start" in line:
-            break
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=20)
+    try:
+        for line in proc.stderr:  # wait until the step has started
+            if "c=3: start" in line:
+                break
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:  # a failing run must not leave an endless load behind
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130
     assert "sparktop load: closed loop (interrupted)" in out
     assert "3 x cancelled (the run was stopped)" in out

@@ -10,15 +10,20 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from typing import ClassVar
 
 import httpx
 import orjson
+import pytest
 
 from sparktop.sim.profiles import PROFILES
 
 
 class Proc:
     """A subprocess whose stdout lines are collected in the background."""
+
+    started: ClassVar[list[subprocess.Popen[str]]] = []
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
@@ -28,6 +33,7 @@ class Proc:
             text=True,
             env={**os.environ, **(env or {})},
         )
+        Proc.started.append(self.proc)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._pump, daemon=True).start()
@@ -60,6 +66,16 @@ class Proc:
         while not self.lines.empty():
             self.seen.append(self.lines.get())
         return code, "\n".join(self.seen), self.proc.stderr.read()
+
+
+@pytest.fixture(autouse=True)
+def _no_server_outlives_its_test() -> Iterator[None]:
+    yield
+    while Proc.started:
+        proc = Proc.started.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
