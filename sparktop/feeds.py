@@ -18,6 +18,9 @@ from sparktop.vllm.scrape import Scraper
 
 Emit = Callable[[Frame], None]
 
+FRAME_SLACK = 1.5
+"""A live frame waits for the next scrape up to this many intervals."""
+
 
 class Feed(Protocol):
     span_s: float
@@ -71,12 +74,14 @@ class LiveFeed:
         try:
             while True:
                 emit(self.session.frame(self.span_s, now=self.clock.now()))
-                # the next frame follows the next scrape at once, or the interval passes (the clock
-                # and durations on screen keep moving while a server hangs)
+                # The next frame follows the next scrape at once. Without one for half an interval
+                # more (a hanging server), a frame goes anyway, so the clock and durations on screen
+                # keep moving; the slack keeps a scrape that lands a little late from causing a
+                # second frame in the same interval.
                 # (asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
                 # that arrives as the event is set, and the feed would never stop)
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.interval):
+                    async with asyncio.timeout(self.interval * FRAME_SLACK):
                         await fresh.wait()
                 fresh.clear()
         finally:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,8 +13,11 @@ from prometheus_client import generate_latest
 
 from sparktop.clock import FakeClock
 from sparktop.derive.timeline import Timeline
-from sparktop.model import Unknown
+from sparktop.feeds import FRAME_SLACK, LiveFeed
+from sparktop.model import ScrapeResult, TargetInfo, Unknown
+from sparktop.session import Session
 from sparktop.sim.vllm_metrics import VllmMetrics
+from sparktop.sources import scrape_loop
 from sparktop.vllm.scrape import BadTarget, Scraper, base_url
 from tests.support.fault_server import FaultServer, Route, SilentListener, free_port
 
@@ -190,3 +196,40 @@ async def test_info(server: FaultServer) -> None:
     async with scraper(server.url) as s:
         info = await s.info()
     assert isinstance(info.version, Unknown) and info.models == ()
+
+
+async def test_live_frames_follow_scrapes_and_keep_coming_while_the_server_hangs(
+    server: FaultServer,
+) -> None:
+    """One frame per scrape (a scrape landing a little late must not cause a second frame in the
+    same interval); while the server hangs, frames still come, so the clock on screen moves."""
+    interval = 0.2
+    s = Scraper(server.url, connect_timeout=0.3, read_timeout=0.3)
+    session = Session(TargetInfo(server.url, "url"), window_s=5.0, rate_window_s=1.0)
+    scrapes: list[float] = []
+
+    def on_observation(obs: object) -> None:
+        if isinstance(obs, ScrapeResult):
+            scrapes.append(time.monotonic())
+
+    session.sinks.append(on_observation)
+    feed = LiveFeed(session, [lambda ses: scrape_loop(s, ses.observe, interval)], interval=interval)
+    frames: list[float] = []
+    task = asyncio.create_task(feed.run(lambda frame: frames.append(time.monotonic())))
+    try:
+        await asyncio.sleep(3.0)
+        steady_frames, steady_scrapes = len(frames), len(scrapes)
+        server.routes["/metrics"].mode = "hang"
+        server.routes["/health"].mode = "hang"
+        hang_started = time.monotonic()
+        await asyncio.sleep(2.0)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await s.aclose()
+    assert steady_scrapes >= 8
+    assert steady_scrapes - 1 <= steady_frames <= steady_scrapes + 1, (steady_frames, steady_scrapes)
+    during_hang = [t for t in frames if t > hang_started]
+    gaps = [b - a for a, b in itertools.pairwise([hang_started, *during_hang])]
+    assert len(during_hang) >= 3 and max(gaps) <= interval * FRAME_SLACK + 0.25, gaps
