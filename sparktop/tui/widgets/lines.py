@@ -43,7 +43,10 @@ class LineWidget(Widget):
 
     def _fit(self, strips: list[Strip], width: int, height: int) -> list[Strip]:
         base = self.base_style
-        out = [strip.crop(0, width).adjust_cell_length(width, base) for strip in strips[:height]]
+        out = [
+            strip if strip.cell_length == width else strip.crop(0, width).adjust_cell_length(width, base)
+            for strip in strips[:height]
+        ]
         while len(out) < height:
             out.append(Strip.blank(width, base))
         return out
@@ -58,9 +61,17 @@ class LineWidget(Widget):
         if len(old) != len(new) or (old and old[0].cell_length != width):
             self.refresh()
             return
+        # one refresh per run of changed lines: each call costs Textual some bookkeeping
+        first = -1
         for y, (before, after) in enumerate(zip(old, new, strict=True)):
             if before != after:
-                self.refresh(Region(0, y, width, 1))
+                if first < 0:
+                    first = y
+            elif first >= 0:
+                self.refresh(Region(0, first, width, y - first))
+                first = -1
+        if first >= 0:
+            self.refresh(Region(0, first, width, len(new) - first))
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
