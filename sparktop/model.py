@@ -358,6 +358,11 @@ class Figures:
 TargetKind = Literal["url", "container", "simulator", "replay"]
 
 
+SIMULATED_KEY = "sparktop_simulated"
+"""The key the simulated Spark adds to its ``/version`` answer, so it is labelled SIMULATED wherever it
+is watched from (vLLM's own answer holds only ``version``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ServerInfo:
     """What the server says about itself (``/version``, ``/v1/models``), asked at ``t``."""
@@ -367,6 +372,8 @@ class ServerInfo:
     models: tuple[str, ...]
     max_model_len: int | None = None
     root: str | None = None
+    simulated: bool = False
+    """The server is the simulated Spark (its ``/version`` says so, whatever it poses as)."""
 
 
 @dataclass(frozen=True, slots=True)

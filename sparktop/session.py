@@ -193,6 +193,7 @@ class Session:
             model=model,
             version=info.version if not isinstance(info.version, Unknown) else target.version,
             max_model_len=info.max_model_len or target.max_model_len,
+            simulated=target.simulated or info.simulated,
         )
 
     def _append_history(self, t: float, ok: bool) -> None:

@@ -14,17 +14,16 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 from sparktop.cli import CliError
 from sparktop.clock import Clock, SystemClock
-from sparktop.commands.watch import dashboard, headless, recording_wanted
+from sparktop.commands.recording import record_feed, workload_meta
+from sparktop.commands.watch import dashboard, headless
 from sparktop.config import Settings, load_settings
 from sparktop.feeds import LiveFeed
 from sparktop.live import LiveOptions, live_feed
 from sparktop.model import Event, TargetInfo
-from sparktop.recording.attach import start_recording
 from sparktop.session import Session
 
 DEFAULT_PROFILE = "gemma4-26b-a4b-nvfp4"
@@ -79,38 +78,19 @@ def demo_feed(
         lambda s: drive(s, url, workload, clock),
     )
     feed = live_feed(target, url, options, clock)
-    record = recording_wanted(args, default=True)
-    if record is not None:
-        feed.add_closer(
-            start_recording(
-                feed.session,
-                arrival=feed.clock.now,
-                path=record,
-                directory=settings.recordings_dir,
-                what=f"demo-{workload.name}",
-                simulated=True,
-                settings={
-                    "interval": settings.interval,
-                    "window": settings.window,
-                    "rate_window": options.rate_window_s,
-                },
-                profile={"name": profile, "source": "simulated Spark"},
-                workload=_describe(workload),
-                name_hint=profile,
-            )
-        )
+    record_feed(
+        feed,
+        args,
+        settings,
+        options,
+        what=f"demo-{workload.name}",
+        simulated=True,
+        default=True,
+        profile={"name": profile, "source": "simulated Spark"},
+        workload=workload_meta(workload),
+        name_hint=profile,
+    )
     return feed
-
-
-def _describe(workload: Any) -> dict[str, Any]:
-    try:
-        return {
-            "name": workload.name,
-            "title": workload.title,
-            "stages": [asdict(s) for s in workload.stages],
-        }
-    except TypeError:
-        return {"name": str(getattr(workload, "name", "workload"))}
 
 
 async def follow_log(

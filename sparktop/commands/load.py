@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,12 +32,11 @@ from sparktop import fmt
 from sparktop.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
 from sparktop.clock import SystemClock
 from sparktop.codec import encode
-from sparktop.commands.watch import recording_wanted
+from sparktop.commands.recording import record_feed, workload_meta
 from sparktop.config import load_settings
 from sparktop.feeds import LiveFeed
 from sparktop.live import LiveOptions, live_feed, probe
 from sparktop.model import Event, Num, RequestRecord, TargetInfo, WorkloadProgress
-from sparktop.recording.attach import start_recording
 from sparktop.workload import external, presets
 from sparktop.workload.client import BadUrl, Timeouts, split_base_url
 from sparktop.workload.generator import WorkloadRunner
@@ -401,30 +400,18 @@ def _session_feed(args: argparse.Namespace, url: str, workload: Workload, clock:
     target = TargetInfo(label=url, kind="simulator" if found.simulated else "url", simulated=found.simulated)
     options = LiveOptions(interval=1.0, window_s=settings.window, gpu="sim" if found.simulated else "nvml")
     feed = live_feed(target, url, options, clock)
-    record = recording_wanted(args, default=True)
-    if record is not None:
-        feed.add_closer(
-            start_recording(
-                feed.session,
-                arrival=feed.clock.now,
-                path=record,
-                directory=settings.recordings_dir,
-                what=f"load-{workload.name}",
-                simulated=found.simulated,
-                settings={
-                    "interval": options.interval,
-                    "window": options.window_s,
-                    "rate_window": options.rate_window_s,
-                },
-                workload=_workload_meta(workload),
-                name_hint=found.model,
-            )
-        )
+    record_feed(
+        feed,
+        args,
+        settings,
+        options,
+        what=f"load-{workload.name}",
+        simulated=found.simulated,
+        default=True,
+        workload=workload_meta(workload),
+        name_hint=found.model,
+    )
     return feed
-
-
-def _workload_meta(workload: Workload) -> dict[str, Any]:
-    return {"name": workload.name, "title": workload.title, "stages": [asdict(s) for s in workload.stages]}
 
 
 async def _drive_with_session(runner: WorkloadRunner, printer: ProgressPrinter, feed: LiveFeed) -> Summary:

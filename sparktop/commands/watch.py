@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, TextIO
 
 from sparktop import fmt
 from sparktop.cli import EXIT_OK, CliError
+from sparktop.commands.recording import record_feed
 from sparktop.config import Settings, load_settings
 from sparktop.feeds import Feed
 from sparktop.live import LiveOptions, live_feed
 from sparktop.model import Frame, LatencyStats, Num, ServerStatus, TargetInfo, Unknown
-from sparktop.recording.attach import start_recording
 from sparktop.vllm.scrape import BadTarget, base_url
 
 if TYPE_CHECKING:
@@ -56,36 +56,10 @@ def run(args: argparse.Namespace) -> int:
     if args.headless:
         options.gpu = "none"
     feed = live_feed(info, url, options)
-    record = recording_wanted(args, default=settings.record_watch)
-    if record is not None:
-        feed.add_closer(
-            start_recording(
-                feed.session,
-                arrival=feed.clock.now,
-                path=record,
-                directory=settings.recordings_dir,
-                what="watch",
-                simulated=False,
-                settings={
-                    "interval": settings.interval,
-                    "window": settings.window,
-                    "rate_window": options.rate_window_s,
-                },
-            )
-        )
+    record_feed(feed, args, settings, options, what="watch", simulated=False, default=settings.record_watch)
     if args.headless:
         return asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout))
     return dashboard(feed, settings)
-
-
-def recording_wanted(args: argparse.Namespace, *, default: bool) -> Path | None:
-    """The recording's path (``Path()`` meaning "a name in the recordings directory"), or None."""
-    if getattr(args, "no_record", False):
-        return None
-    given = getattr(args, "record", None)
-    if given is None:
-        return Path() if default else None
-    return Path(given).expanduser() if given else Path()
 
 
 def dashboard(feed: Feed, settings: Settings) -> int:

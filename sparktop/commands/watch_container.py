@@ -27,6 +27,7 @@ import httpx
 
 from sparktop import fmt
 from sparktop.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
+from sparktop.commands.recording import container_meta, profile_meta, record_feed
 from sparktop.config import Settings
 from sparktop.feeds import Emit, LiveFeed, SourceFactory
 from sparktop.live import LiveOptions, live_feed
@@ -440,7 +441,19 @@ async def _launch_and_watch(
         model=profile.served_model_name or profile.model,
         profile=profile.name,
     )
-    relay = Relay(live_feed(info, handle.url, options))
+    feed = live_feed(info, handle.url, options)
+    record_feed(
+        feed,
+        args,
+        settings,
+        options,
+        what=f"watch-{profile.name}" if profile.name else "watch",
+        simulated=False,
+        default=settings.record_watch,
+        profile=profile_meta(profile, source=str(args.target)),
+        name_hint=profile.served_model_name or profile.model,
+    )
+    relay = Relay(feed)
     feed_task = asyncio.create_task(relay.feed.run(relay.emit))
     printer = EventPrinter(out, launched_at, prefix="# " if args.headless else "")
     try:
@@ -508,6 +521,19 @@ def run_attach(args: argparse.Namespace, settings: Settings) -> int:
         model=handle.served_model_name or handle.model or Unknown("not in the container's command line"),
     )
     feed = live_feed(info, handle.url, options)
+    record_feed(
+        feed,
+        args,
+        settings,
+        options,
+        what="watch",
+        simulated=False,
+        default=settings.record_watch,
+        profile=container_meta(
+            handle.name, handle.image, model=handle.served_model_name or handle.model, args=handle.args
+        ),
+        name_hint=handle.served_model_name or handle.model,
+    )
     if args.headless:
         from sparktop.commands.watch import headless
 

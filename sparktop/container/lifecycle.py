@@ -6,9 +6,9 @@ Nothing is pulled implicitly: a missing image is a ``ContainerError`` whose hint
 started its container; only those are ever stopped and removed.
 
 Secrets: environment values are read from the caller's environment at launch, handed to Docker,
-and never stored, logged or shown; the values of secret-looking variables (``*TOKEN*``, ``*KEY*``,
-``*SECRET*``, ``*PASSWORD*``...) are also masked in the container's log lines before anyone sees
-them.
+and never stored, logged or shown; the values of secret-looking variables (``HF_TOKEN``,
+``*_API_KEY``, ``*_SECRET``, ``*_PASSWORD``...) and options (``--api-key``, ``--hf-token``) are also
+masked in the container's log lines before anyone sees them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,11 @@ import requests
 from sparktop import fmt
 from sparktop.container.profile import Profile, VllmCommand, read_vllm_command
 from sparktop.model import ContainerState, ContainerStats, Num, Unknown
+from sparktop.recording.redact import argv_secrets, looks_secret
 
 LAUNCHED_LABEL = "org.sparktop.launched"
 PROFILE_LABEL = "org.sparktop.profile"
 MASK = "***"
-_SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re.IGNORECASE)
 _STATES: frozenset[str] = frozenset(
     ("created", "running", "paused", "restarting", "removing", "exited", "dead")
 )
@@ -201,9 +201,11 @@ def published_url(attrs: Mapping[str, Any], port: int, host: str | None = None) 
     return None
 
 
-def secret_values(env: Mapping[str, str]) -> tuple[str, ...]:
-    """The values of secret-looking variables, longest first (what log lines are masked with)."""
-    values = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 4}
+def secret_values(env: Mapping[str, str], argv: Sequence[str] = ()) -> tuple[str, ...]:
+    """The values of secret-looking variables and command-line options (``--api-key X``), longest
+    first: what log lines are masked with (vLLM logs its non-default arguments at startup)."""
+    values = {v for k, v in env.items() if looks_secret(k) and len(v) >= 4}
+    values.update(v for v in argv_secrets(argv) if len(v) >= 4)
     return tuple(sorted(values, key=len, reverse=True))
 
 
@@ -668,7 +670,7 @@ def launch(
             profile.model, profile.served_model_name, profile.args, profile.port, command.host
         ),
         launched=True,
-        secrets=secret_values(kwargs["environment"]),
+        secrets=secret_values(kwargs["environment"], profile.vllm_argv()),
         profile=profile.name,
     )
     if url is None:
@@ -712,7 +714,12 @@ def attach(name: str, *, client: docker.DockerClient | None = None) -> Container
         )
     env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
     return ContainerHandle(
-        client, attrs, url=url, command=command, launched=False, secrets=secret_values(env)
+        client,
+        attrs,
+        url=url,
+        command=command,
+        launched=False,
+        secrets=secret_values(env, [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]),
     )
 
 

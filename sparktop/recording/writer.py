@@ -259,6 +259,10 @@ class _EncoderState:
         if isinstance(info.version, str) and self.target.get("version") != info.version:
             self.target["version"] = info.version
             changed = True
+        if info.simulated and not self.target.get("simulated"):
+            self.target["simulated"] = True
+            meta["simulated"] = True  # the server said so: the simulated Spark, whatever we were told
+            changed = True
         if changed:
             meta["target"] = dict(self.target)
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
 import orjson
 
 from sparktop import codec
-from sparktop.model import GpuSample
+from sparktop.model import SIMULATED_KEY, GpuSample
 from sparktop.sim import startup as st
 from sparktop.sim.calibration import engine_config
 from sparktop.sim.engine import Engine, StepResult
@@ -468,7 +468,7 @@ class SimServer:
         self._reply(conn, req, 503 if self.state == "dead" else 200, b"", b"")
 
     def _version(self, req: HttpRequest, conn: HttpConnection) -> None:
-        self._reply(conn, req, 200, orjson.dumps({"version": self.reported_version}))
+        self._reply(conn, req, 200, orjson.dumps({"version": self.reported_version, SIMULATED_KEY: True}))
 
     def _models(self, req: HttpRequest, conn: HttpConnection) -> None:
         self._reply(conn, req, 200, orjson.dumps(models_payload(self.served, self.created)))

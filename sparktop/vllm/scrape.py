@@ -24,7 +24,7 @@ import httpx
 import orjson
 
 from sparktop.clock import Clock, SystemClock
-from sparktop.model import ScrapeResult, ServerInfo, ServerState, Unknown
+from sparktop.model import SIMULATED_KEY, ScrapeResult, ServerInfo, ServerState, Unknown
 from sparktop.vllm.exposition import SeriesParser
 from sparktop.vllm.schema import Schema
 
@@ -217,11 +217,13 @@ class Scraper:
             self._get("/version", limit=65536), self._get("/v1/models", limit=1 << 20, auth=True)
         )
         version: str | Unknown = Unknown(version_answer.detail or f"/version: HTTP {version_answer.status}")
+        simulated = False
         if version_answer.status == 200:
             try:
                 data = orjson.loads(version_answer.body)
                 if isinstance(data, dict) and isinstance(data.get("version"), str):
                     version = data["version"]
+                    simulated = data.get(SIMULATED_KEY) is True
             except orjson.JSONDecodeError:
                 version = Unknown("/version did not return JSON")
         models: list[str] = []
@@ -240,7 +242,7 @@ class Scraper:
                             root = entry["root"]
             except orjson.JSONDecodeError:
                 pass
-        return ServerInfo(self.clock.now(), version, tuple(models), max_len, root)
+        return ServerInfo(self.clock.now(), version, tuple(models), max_len, root, simulated)
 
 
 def _one_line(exc: BaseException, fallback: str) -> str:

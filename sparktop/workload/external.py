@@ -30,6 +30,7 @@ from typing import Any
 
 from sparktop.fmt import clean
 from sparktop.model import ItlSummary, RequestRecord, Unknown
+from sparktop.recording.redact import redact_argv
 from sparktop.workload.spec import ClosedLoop, OpenLoop, Workload
 from sparktop.workload.summary import LatencyFigures, Summary, itl_summary, latency_figures
 
@@ -38,7 +39,6 @@ LLAMA_BENCHY = "llama-benchy"
 TOOLS = (VLLM_BENCH, LLAMA_BENCHY)
 MAX_OUTPUT_CHARS = 4 * 1024 * 1024
 """Output kept from a tool (the tail, if it prints more)."""
-SECRET_FLAGS = ("--api-key",)
 
 
 class ExternalError(Exception):
@@ -735,21 +735,7 @@ def llama_benchy_command(
 
 def shown(cmd: Sequence[str]) -> str:
     """A command line fit to show: secrets masked, quoted for a shell."""
-    out: list[str] = []
-    mask = False
-    for arg in cmd:
-        if mask:
-            out.append("***")
-            mask = False
-            continue
-        if arg in SECRET_FLAGS:
-            mask = True
-            out.append(arg)
-        elif any(arg.startswith(f"{flag}=") for flag in SECRET_FLAGS):
-            out.append(arg.split("=", 1)[0] + "=***")
-        else:
-            out.append(arg)
-    return shlex.join(out)
+    return shlex.join(redact_argv(cmd, mask="***"))
 
 
 # --------------------------------------------------------------------------------------------------

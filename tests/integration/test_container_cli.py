@@ -8,11 +8,17 @@ import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, cast
 
 import docker
 import pytest
 
+from sparktop.container.lifecycle import launch
+from sparktop.model import ContainerStats, ScrapeResult, TargetInfo
+from sparktop.recording.reader import Recording
+from sparktop.session import Observation, Session
 from tests.integration.container_helpers import (
+    SIM_ENV,
     SPARKTOP,
     docker_client,
     exists,
@@ -28,20 +34,38 @@ from tests.integration.container_helpers import (
 __all__ = ["docker_client", "names", "sim_image"]  # fixtures
 
 pytestmark = pytest.mark.docker
+STARTUP_PHASES = [
+    "engine start",
+    "weights load",
+    "torch.compile",
+    "memory profiling and KV cache",
+    "CUDA graphs",
+    "API server",
+]
 STARTED = re.compile(r"^# \S+ \+[\d.]+s (.+) started$")
 
 
 def run(
     *args: str, timeout: float = 60, extra_env: dict[str, str] | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*SPARKTOP, *args],
-        capture_output=True,
-        text=True,
-        env=sparktop_env(**env, **(extra_env or {})),
-        timeout=timeout,
-        check=False,
-    )
+    try:
+        return subprocess.run(
+            [*SPARKTOP, *args],
+            capture_output=True,
+            text=True,
+            env=sparktop_env(**env, **(extra_env or {})),
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:  # say where it hung
+        raise AssertionError(
+            f"sparktop {' '.join(args)} still running after {timeout} s\n"
+            f"stdout:\n{_text(exc.stdout)}\nstderr:\n{_text(exc.stderr)}"
+        ) from None
+
+
+def _text(data: bytes | str | None) -> str:
+    return data.decode(errors="replace") if isinstance(data, bytes) else (data or "")
 
 
 def start(*args: str, **env: str) -> subprocess.Popen[str]:
@@ -79,14 +103,7 @@ def test_launch_prints_phases_then_live_lines_and_removes_the_container(
     lines = proc.stdout.splitlines()
     assert lines[0].startswith(f"# sparktop watch {path}: launched container {name}")
     started = [m.group(1) for line in lines if (m := STARTED.match(line))]
-    assert started == [
-        "engine start",
-        "weights load",
-        "torch.compile",
-        "memory profiling and KV cache",
-        "CUDA graphs",
-        "API server",
-    ]
+    assert started == STARTUP_PHASES
     assert any(
         re.match(r"^# \S+ \+[\d.]+s weights load finished in [\d.]+ s \(48\.00 GiB\)$", x) for x in lines
     )
@@ -273,3 +290,67 @@ def test_missing_image_exits_1_with_the_pull_command(
     assert proc.returncode == 1
     assert "image sparktop-test/absent:2 is not present locally" in proc.stderr
     assert "hint: pull it first: docker pull sparktop-test/absent:2" in proc.stderr
+
+
+def recorded(path: Path) -> tuple[dict[str, Any], list[object]]:
+    with Recording.open(path) as rec:
+        return dict(rec.meta), list(rec.observations())
+
+
+def test_a_launch_is_recorded_with_its_profile_and_without_secrets(
+    docker_client: docker.DockerClient, sim_image: str, names: list[str], tmp_path: Path
+) -> None:
+    secret = "hf_EnVsEcReT654321"
+    name = new_name(names)
+    profile = sim_profile(sim_image, name)
+    path = write_profile(tmp_path, profile)
+    file = tmp_path / "launched.sparktop"
+    proc = run(
+        "watch", str(path), "--headless", "--count", "2", "--interval", "0.3", "--record", str(file),
+        HF_TOKEN=secret,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert secret.encode() not in file.read_bytes()
+    meta, observations = recorded(file)
+    assert meta["profile"]["name"] == "sim-gemma" and meta["profile"]["image"] == sim_image
+    assert meta["profile"]["args"] == ["--max-model-len", "8192"]
+    assert meta["profile"]["env"] == list(profile.env)  # names only
+    assert meta["target"]["kind"] == "container" and meta["target"]["model"] == "gemma-sim"
+    assert meta["simulated"] is True  # the server says it is the simulated Spark, whatever it poses as
+    assert sum(isinstance(o, ScrapeResult) and o.state == "healthy" for o in observations) >= 2
+    assert any(isinstance(o, ContainerStats) for o in observations)
+    replayed = Session(TargetInfo("replay", "container"))
+    for observation in observations:
+        replayed.observe(cast("Observation", observation))
+    startup = replayed.startup  # the log lines were recorded: the phases come back from them
+    assert startup is not None and startup.ready and len(startup.phases) == len(STARTUP_PHASES)
+
+
+def test_an_attached_container_is_recorded_when_asked_without_its_secret_arguments(
+    docker_client: docker.DockerClient, sim_image: str, names: list[str], tmp_path: Path
+) -> None:
+    """A container started by hand may carry ``--api-key`` on its command line (a profile may not)."""
+    secret = "sk-ArGsEcReT123456"
+    name = new_name(names)
+    profile = sim_profile(sim_image, name, args=("--max-model-len", "8192", "--api-key", secret))
+    launch(profile, SIM_ENV, client=docker_client)
+    directory = tmp_path / "recordings"
+    attached = run(
+        "watch", f"docker:{name}", "--headless", "--count", "2", "--interval", "0.3",
+        "--recordings-dir", str(directory), "--record",
+    )  # fmt: skip
+    assert attached.returncode == 0, attached.stderr
+    (file,) = directory.iterdir()
+    assert file.name.endswith("_gemma-sim_watch.sparktop")
+    assert secret.encode() not in file.read_bytes()
+    meta, observations = recorded(file)
+    assert meta["profile"]["source"] == "attached container" and meta["profile"]["name"] == name
+    assert meta["profile"]["args"][-2:] == ["--api-key", "[redacted]"]
+    assert sum(isinstance(o, ScrapeResult) and o.state == "healthy" for o in observations) >= 2
+
+    plain = run(
+        "watch", f"docker:{name}", "--headless", "--count", "1", "--interval", "0.3",
+        "--recordings-dir", str(tmp_path / "none"),
+    )  # fmt: skip
+    assert plain.returncode == 0, plain.stderr
+    assert not (tmp_path / "none").exists()  # watch records only when asked (record_watch is off)

@@ -181,6 +181,10 @@ async def test_server_goes_away_restarts_and_counters_reset(server: FaultServer)
     assert figures.generation_tps == pytest.approx((200 + 50) / 3.0)
 
 
+def badge(session: Session) -> bool:
+    return session.target.simulated
+
+
 async def test_info(server: FaultServer) -> None:
     server.routes["/version"] = Route(body=b'{"version": "0.23.0"}', content_type="application/json")
     server.routes["/v1/models"] = Route(
@@ -191,6 +195,20 @@ async def test_info(server: FaultServer) -> None:
         info = await s.info()
     assert info.version == "0.23.0" and info.models == ("gemma",)
     assert info.max_model_len == 131072 and info.root == "google/gemma"
+    assert info.simulated is False
+    session = Session(TargetInfo(server.url, "url"))
+    session.observe(info)
+    assert session.target.model == "gemma" and not badge(session)
+
+    server.routes["/version"] = Route(
+        body=b'{"version": "0.23.0", "sparktop_simulated": true}', content_type="application/json"
+    )
+    async with scraper(server.url) as s:
+        info = await s.info()
+    assert info.simulated is True  # the simulated Spark says so, even when it poses as vLLM
+    session.observe(info)
+    assert badge(session)  # the SIMULATED badge, in a live watch as in its replay
+
     server.routes["/version"] = Route(body=b"not json")
     server.routes["/v1/models"] = Route(status=401, body=b"")
     async with scraper(server.url) as s:

@@ -47,7 +47,7 @@ async def test_health_ping_version_load_and_models(client: httpx.AsyncClient) ->
     assert (health.status_code, health.content) == (200, b"")
     assert (await client.get("/ping")).status_code == 200
     assert (await client.post("/ping")).status_code == 200
-    assert (await client.get("/version")).json() == {"version": "0.20.1"}
+    assert (await client.get("/version")).json() == {"version": "0.20.1", "sparktop_simulated": True}
     assert (await client.get("/load")).json() == {"server_load": 0}
     models = (await client.get("/v1/models")).json()
     assert models["object"] == "list"
