@@ -191,7 +191,7 @@ def test_vllm_entry_serves_like_vllm_serve_and_exits_on_sigterm() -> None:
     p.wait_for(r"Application startup complete\.")
     card = httpx.get(f"{url}/v1/models").json()["data"][0]
     assert (card["id"], card["root"], card["max_model_len"]) == ("gemma", "google/gemma-4-26B-A4B-it", 32768)
-    assert httpx.get(f"{url}/version").json() == {"version": "0.20.1"}
+    assert httpx.get(f"{url}/version").json() == {"version": "0.20.1", "sparktop_simulated": True}
     code, out, _ = p.finish(signal.SIGTERM)
     assert code == 0 and "Maximum concurrency for 32,768 tokens per request" in out
 
