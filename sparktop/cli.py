@@ -10,6 +10,7 @@ Exit codes: 0 success, 1 the job ran and failed (a smoke verdict, a failed launc
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
@@ -64,6 +65,18 @@ def _view_options(p: argparse.ArgumentParser) -> None:
     group.add_argument("--theme", default=None, help="dark, light, high-contrast or your own theme's name")
 
 
+def _command(name: str) -> Callable[[argparse.Namespace], int]:
+    """The handler of a verb: ``sparktop.commands.<name>.run``, imported only when that verb runs
+    (so ``sparktop --help`` and each verb start without loading the others' dependencies)."""
+
+    def handler(args: argparse.Namespace) -> int:
+        module = importlib.import_module(f"sparktop.commands.{name}")
+        run: Callable[[argparse.Namespace], int] = module.run
+        return run(args)
+
+    return handler
+
+
 # --------------------------------------------------------------------------------------------------
 # verbs
 
@@ -82,13 +95,7 @@ def _add_snapshot(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument(
         "--timeout", type=_positive_float, default=3.0, metavar="S", help="HTTP timeout (default 3)"
     )
-    p.set_defaults(handler=_run_snapshot)
-
-
-def _run_snapshot(args: argparse.Namespace) -> int:
-    from sparktop.commands.snapshot import run
-
-    return run(args)
+    p.set_defaults(handler=_command("snapshot"))
 
 
 def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -129,13 +136,7 @@ def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="store_true",
         help="pull the profile's image first if it is not present (never done without this)",
     )
-    p.set_defaults(handler=_run_watch)
-
-
-def _run_watch(args: argparse.Namespace) -> int:
-    from sparktop.commands.watch import run
-
-    return run(args)
+    p.set_defaults(handler=_command("watch"))
 
 
 def _add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -213,13 +214,7 @@ def _add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     faults.add_argument(
         "--abort-after-tokens", type=_positive_int, metavar="N", help="abort every request after N tokens"
     )
-    p.set_defaults(handler=_run_sim)
-
-
-def _run_sim(args: argparse.Namespace) -> int:
-    from sparktop.commands.sim import run
-
-    return run(args)
+    p.set_defaults(handler=_command("sim"))
 
 
 def _add_gpu(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -244,7 +239,7 @@ def _add_gpu(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="ID|PATH",
         help="the vLLM container (id, or its cgroup path) whose memory to show",
     )
-    p.set_defaults(handler=_run_gpu)
+    p.set_defaults(handler=_command("gpu"))
 
 
 def _utilization(text: str) -> float:
@@ -255,12 +250,6 @@ def _utilization(text: str) -> float:
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], e.g. 0.85: {text!r}")
     return value
-
-
-def _run_gpu(args: argparse.Namespace) -> int:
-    from sparktop.commands.gpu import run
-
-    return run(args)
 
 
 def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -292,13 +281,7 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--window", type=_positive_float, default=None, metavar="S", help="window for percentiles")
     _recording_options(p, default_on=True)
     _view_options(p)
-    p.set_defaults(handler=_run_demo)
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    from sparktop.commands.demo import run
-
-    return run(args)
+    p.set_defaults(handler=_command("demo"))
 
 
 def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -314,13 +297,7 @@ def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "files", nargs="+", metavar="FILE", help=".sparktop recordings (the first is the baseline)"
     )
     p.add_argument("--format", choices=("table", "md", "json", "csv"), default="table", help="output format")
-    p.set_defaults(handler=_run_report)
-
-
-def _run_report(args: argparse.Namespace) -> int:
-    from sparktop.commands.report import run
-
-    return run(args)
+    p.set_defaults(handler=_command("report"))
 
 
 def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -338,13 +315,7 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     p.add_argument("--paused", action="store_true", help="start paused")
     _view_options(p)
-    p.set_defaults(handler=_run_replay)
-
-
-def _run_replay(args: argparse.Namespace) -> int:
-    from sparktop.commands.replay import run
-
-    return run(args)
+    p.set_defaults(handler=_command("replay"))
 
 
 def _add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -457,13 +428,7 @@ def _add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tools.add_argument("--container", metavar="NAME", help="run the tool inside this container (docker exec)")
     tools.add_argument("--verbose", "-v", action="store_true", help="show the tool's own output")
     _recording_options(p, default_on=True)
-    p.set_defaults(handler=_run_load)
-
-
-def _run_load(args: argparse.Namespace) -> int:
-    from sparktop.commands.load import run
-
-    return run(args)
+    p.set_defaults(handler=_command("load"))
 
 
 def _add_profile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -488,13 +453,7 @@ def _add_profile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     show.add_argument("--docker-run", action="store_true", help="print the equivalent docker run command")
     check = actions.add_parser("check", help="check a profile (file, line and hint for each problem)")
     check.add_argument("profile", metavar="PROFILE.toml")
-    p.set_defaults(handler=_run_profile)
-
-
-def _run_profile(args: argparse.Namespace) -> int:
-    from sparktop.commands.profile import run
-
-    return run(args)
+    p.set_defaults(handler=_command("profile"))
 
 
 VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
