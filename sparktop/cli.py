@@ -13,6 +13,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from sparktop import __version__
 
@@ -22,6 +23,7 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 Handler = Callable[[argparse.Namespace], int]
+T = TypeVar("T", int, float)
 
 
 class CliError(Exception):
@@ -33,14 +35,30 @@ class CliError(Exception):
         self.code = code
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
+def _number(
+    parse: Callable[[str], T], what: str, ok: Callable[[T], bool], bound: str, example: str = ""
+) -> Callable[[str], T]:
+    """An argparse type: ``parse`` the text, then check it, each failure a one-line message."""
+
+    def convert(text: str) -> T:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}{example}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {bound}: {text!r}")
+        return value
+
+    return convert
+
+
+_positive_float = _number(float, "a number", lambda v: v > 0, "> 0")
+_non_negative_float = _number(float, "a number", lambda v: v >= 0, ">= 0")
+_positive_int = _number(int, "a whole number", lambda v: v >= 1, ">= 1")
+_non_negative_int = _number(int, "a whole number", lambda v: v >= 0, ">= 0")
+_port = _number(int, "a port number", lambda v: 0 <= v <= 65535, "0..65535")
+_utilization = _number(float, "a number", lambda v: 0 < v <= 1, "in (0, 1], e.g. 0.85", " (e.g. 0.85)")
+_range_ratio = _number(float, "a number", lambda v: 0 <= v < 1, "in [0, 1), e.g. 0.9", " (e.g. 0.9)")
 
 
 def _recording_options(p: argparse.ArgumentParser, *, default_on: bool) -> None:
@@ -65,7 +83,7 @@ def _view_options(p: argparse.ArgumentParser) -> None:
     group.add_argument("--theme", default=None, help="dark, light, high-contrast or your own theme's name")
 
 
-def _command(name: str) -> Callable[[argparse.Namespace], int]:
+def _command(name: str) -> Handler:
     """The handler of a verb: ``sparktop.commands.<name>.run``, imported only when that verb runs
     (so ``sparktop --help`` and each verb start without loading the others' dependencies)."""
 
@@ -140,33 +158,6 @@ def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    def _non_negative_float(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not value >= 0:
-            raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
-        return value
-
-    def _port(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-        if not 0 <= value <= 65535:
-            raise argparse.ArgumentTypeError(f"must be 0..65535: {text!r}")
-        return value
-
-    def _positive_int(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
-        return value
-
     p = sub.add_parser(
         "sim",
         help="serve the simulated Spark: a vLLM-compatible server on a modelled GB10",
@@ -242,16 +233,6 @@ def _add_gpu(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=_command("gpu"))
 
 
-def _utilization(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r} (e.g. 0.85)") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1], e.g. 0.85: {text!r}")
-    return value
-
-
 def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
@@ -319,37 +300,10 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    def _positive_int(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
-        return value
-
-    def _non_negative_int(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
-        return value
-
     def _rate(text: str) -> float:
         if text.strip().lower() in ("inf", "infinity"):
             return float("inf")
         return _positive_float(text)
-
-    def _range_ratio(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r} (e.g. 0.9)") from None
-        if not 0 <= value < 1:
-            raise argparse.ArgumentTypeError(f"must be in [0, 1), e.g. 0.9: {text!r}")
-        return value
 
     p = sub.add_parser(
         "load",
