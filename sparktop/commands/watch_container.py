@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
@@ -327,6 +327,43 @@ class Teardown:
         await asyncio.to_thread(self.sync)
 
 
+def container_feed(
+    handle: ContainerHandle,
+    info: TargetInfo,
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    what: str,
+    meta: Mapping[str, object],
+    tail: int | None = None,
+    on_close: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> LiveFeed:
+    """The live session on a container: its server, its GPU share, its stats and log (read back
+    ``tail`` lines first), recorded with ``meta`` when asked."""
+    options = LiveOptions(
+        interval=settings.interval,
+        window_s=settings.window,
+        span_s=300.0,
+        gpu="none" if args.headless else "nvml",
+        gpu_container=None if args.headless else handle.id,
+        extra_sources=(_container_source(handle, settings.interval, tail=tail),),
+        on_close=tuple(on_close),
+    )
+    feed = live_feed(info, handle.url, options)
+    record_feed(
+        feed,
+        args,
+        settings,
+        options,
+        what=what,
+        simulated=False,
+        default=settings.record_watch,
+        profile=meta,
+        name_hint=info.model if isinstance(info.model, str) else None,
+    )
+    return feed
+
+
 def _container_source(
     handle: ContainerHandle, interval: float, *, since: float | None = None, tail: int | None = None
 ) -> SourceFactory:
@@ -426,32 +463,20 @@ async def _launch_and_watch(
         f"at {handle.url}\n"
     )
     out.flush()
-    options = LiveOptions(
-        interval=settings.interval,
-        window_s=settings.window,
-        span_s=300.0,
-        gpu="none" if args.headless else "nvml",
-        gpu_container=None if args.headless else handle.id,
-        extra_sources=(_container_source(handle, settings.interval),),
-        on_close=(teardown,),
-    )
     info = TargetInfo(
         label=f"{profile.name} ({handle.name})",
         kind="container",
         model=profile.served_model_name or profile.model,
         profile=profile.name,
     )
-    feed = live_feed(info, handle.url, options)
-    record_feed(
-        feed,
+    feed = container_feed(
+        handle,
+        info,
         args,
         settings,
-        options,
+        on_close=(teardown,),
         what=f"watch-{profile.name}" if profile.name else "watch",
-        simulated=False,
-        default=settings.record_watch,
-        profile=profile_meta(profile, source=str(args.target)),
-        name_hint=profile.served_model_name or profile.model,
+        meta=profile_meta(profile, source=str(args.target)),
     )
     relay = Relay(feed)
     feed_task = asyncio.create_task(relay.feed.run(relay.emit))
@@ -507,32 +532,20 @@ def run_attach(args: argparse.Namespace, settings: Settings) -> int:
         handle = attach(name)
     except ContainerError as exc:
         raise CliError(str(exc), hint=exc.hint) from None
-    options = LiveOptions(
-        interval=settings.interval,
-        window_s=settings.window,
-        span_s=300.0,
-        gpu="none" if args.headless else "nvml",
-        gpu_container=None if args.headless else handle.id,
-        extra_sources=(_container_source(handle, settings.interval, tail=ATTACH_TAIL),),
-    )
+    model = handle.served_model_name or handle.model
     info = TargetInfo(
         label=f"docker:{handle.name}",
         kind="container",
-        model=handle.served_model_name or handle.model or Unknown("not in the container's command line"),
+        model=model or Unknown("not in the container's command line"),
     )
-    feed = live_feed(info, handle.url, options)
-    record_feed(
-        feed,
+    feed = container_feed(
+        handle,
+        info,
         args,
         settings,
-        options,
+        tail=ATTACH_TAIL,
         what="watch",
-        simulated=False,
-        default=settings.record_watch,
-        profile=container_meta(
-            handle.name, handle.image, model=handle.served_model_name or handle.model, args=handle.args
-        ),
-        name_hint=handle.served_model_name or handle.model,
+        meta=container_meta(handle.name, handle.image, model=model, args=handle.args),
     )
     if args.headless:
         from sparktop.commands.watch import headless
