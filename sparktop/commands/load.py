@@ -209,6 +209,43 @@ def render_phases(phases: Mapping[str, Summary]) -> str:
     return "\n".join(lines)
 
 
+def publish(
+    json_path: str | None,
+    title: str,
+    *,
+    workload: Workload,
+    url: str,
+    model: str | None,
+    endpoint: str,
+    summary: Summary,
+    phases: Mapping[str, Summary],
+    records: Sequence[RequestRecord],
+    events: Sequence[Event],
+    interrupted: bool,
+) -> None:
+    """Print the per-phase table (when there are phases) and the summary; write the JSON when asked
+    (with ``-`` the JSON goes to stdout and the tables to stderr)."""
+    text = sys.stderr if json_path == "-" else sys.stdout
+    if len(phases) > 1:
+        print(render_phases(phases) + "\n", file=text)
+    print(render_summary(title, summary), file=text)
+    if json_path:
+        write_json(
+            json_path,
+            report_json(
+                workload=workload,
+                url=url,
+                model=model,
+                endpoint=endpoint,
+                summary=summary,
+                phases=phases,
+                records=records,
+                events=events,
+                interrupted=interrupted,
+            ),
+        )
+
+
 def report_json(
     *,
     workload: Workload,
@@ -368,25 +405,19 @@ def run(args: argparse.Namespace) -> int:
     interrupted = runner.cancelled
     phases = summarize_phases(runner.records)
     title = f"sparktop load: {workload.name}" + (" (interrupted)" if interrupted else "")
-    text = sys.stderr if args.json == "-" else sys.stdout  # stdout carries only the JSON then
-    if len(phases) > 1:
-        print(render_phases(phases) + "\n", file=text)
-    print(render_summary(title, summary), file=text)
-    if args.json:
-        write_json(
-            args.json,
-            report_json(
-                workload=workload,
-                url=url,
-                model=runner.model,
-                endpoint=endpoint,
-                summary=summary,
-                phases=phases,
-                records=runner.records,
-                events=runner.events,
-                interrupted=interrupted,
-            ),
-        )
+    publish(
+        args.json,
+        title,
+        workload=workload,
+        url=url,
+        model=runner.model,
+        endpoint=endpoint,
+        summary=summary,
+        phases=phases,
+        records=runner.records,
+        events=runner.events,
+        interrupted=interrupted,
+    )
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if summary.failed or not summary.successful else EXIT_OK
@@ -527,31 +558,25 @@ def run_external(
             hint=f"its last lines: {fmt.clean(tail)[:300]}" if tail else "run it by hand to see why",
             code=EXIT_FAILED,
         )
-    text = sys.stderr if args.json == "-" else sys.stdout
-    if len(summaries) > 1:
-        print(render_phases(summaries) + "\n", file=text)
     name, summary = list(summaries.items())[-1]
     if records:
         overall, title = summarize(records), f"{args.tool}: {workload.name}"
     else:
         overall = summary
         title = f"{args.tool}: {workload.name}" + (f", {name}" if len(summaries) > 1 else "")
-    print(render_summary(title, overall), file=text)
-    if args.json:
-        write_json(
-            args.json,
-            report_json(
-                workload=workload,
-                url=url,
-                model=model,
-                endpoint=endpoint,
-                summary=overall,
-                phases=summaries,
-                records=records,
-                events=[],
-                interrupted=False,
-            ),
-        )
+    publish(
+        args.json,
+        title,
+        workload=workload,
+        url=url,
+        model=model,
+        endpoint=endpoint,
+        summary=overall,
+        phases=summaries,
+        records=records,
+        events=[],
+        interrupted=False,
+    )
     failed = overall.failed
     return EXIT_FAILED if result.returncode != 0 or (isinstance(failed, int) and failed > 0) else EXIT_OK
 
