@@ -181,7 +181,7 @@ def decode_delta(data: bytes, previous: Sequence[float]) -> list[float]:
         raw.byteswap()
     out = list(previous)
     for i, diff in zip(step_at, steps, strict=True):
-        out[i] = float(int(out[i]) + diff)
+        out[i] += diff  # exact: a stepped value is a whole number below 2**53 (see _step)
     for i, number in zip(raw_at, raw, strict=True):
         out[i] = number
     return out

@@ -279,7 +279,8 @@ class Recording:
         for row in rows:
             obs: object | None
             if row.kind == "scrape":
-                obs, previous = self._scrape(row, previous)
+                # rows before t_from only carry the values forward: no snapshot is read from them
+                obs, previous = self._scrape(row, previous, read=t_from is None or row.t >= t_from)
             else:
                 if t_from is not None and row.t < t_from:
                     continue
@@ -322,7 +323,7 @@ class Recording:
         return entry
 
     def _scrape(
-        self, row: Row, previous: tuple[int, list[float]] | None
+        self, row: Row, previous: tuple[int, list[float]] | None, *, read: bool = True
     ) -> tuple[ScrapeResult, tuple[int, list[float]] | None]:
         data = self._payload(row, self._zdict("scrape"))
         head, sep, body = data.partition(b"\n")
@@ -360,7 +361,7 @@ class Recording:
                 raise RecordingError(f"{self.path}: row {row.seq} is a delta without its keyframe")
             values = fmt.decode_delta(body, previous[1])
         snapshot = None
-        if header.get("metrics", True):
+        if read and header.get("metrics", True):
             snapshot = self._schema.read(Page(series, values, skipped), t).snapshot
         result = ScrapeResult(t, state_value, detail, latency, snapshot, keys, tuple(values))
         return result, (layout, values)
