@@ -6,7 +6,7 @@ import math
 import struct
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from sparktop.recording.format import decode_delta, decode_keyframe, encode_delta, encode_keyframe
@@ -32,6 +32,19 @@ def test_delta_round_trip(pairs: list[tuple[float, float]]) -> None:
     # equal bit for bit, except that 0.0 and -0.0 compare equal (a metric never tells them apart)
     for a, b in zip(decoded, current, strict=True):
         assert (a == b) or (math.isnan(a) and math.isnan(b))
+
+
+@given(st.lists(values, min_size=1, max_size=40), st.integers(-(2**31), 2**31 - 1))
+@example([math.nan, 1.0], 3)
+@example([math.inf], -1)
+@example([0.5], 1)
+def test_a_crafted_step_onto_any_value_never_raises(previous: list[float], step: int) -> None:
+    """A damaged or crafted file may step a value that was never a whole number (NaN, inf, 0.5)."""
+    n = len(previous)
+    size = (n + 7) // 8
+    marks = b"\x01" + bytes(size - 1)  # the first value changed, by a step
+    decoded = decode_delta(marks + marks + struct.pack("<i", step), previous)
+    assert len(decoded) == n and bits(decoded[1:]) == bits(previous[1:])
 
 
 @given(st.lists(values, max_size=300))
