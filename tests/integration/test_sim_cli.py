@@ -135,42 +135,15 @@ def test_bad_arguments_get_one_line_errors_with_hints() -> None:
     assert speed.returncode == 2 and "must be > 0" in speed.stderr
 
 
+INSTANT = ["-m", "sparktop", "sim", "--profile", "gemma4-26b-a4b-bf16", "--port", "0", "--startup", "instant"]
+
+
 def test_failures_exit_1_with_vllms_lines() -> None:
-    kv = run(
-        [
-            "-m",
-            "sparktop",
-            "sim",
-            "--profile",
-            "gemma4-26b-a4b-bf16",
-            "--port",
-            "0",
-            "--startup",
-            "instant",
-            "--fail-startup",
-            "kv",
-        ]
-    )
+    kv = run([*INSTANT, "--fail-startup", "kv"])
     assert kv.returncode == 1
     assert "KV cache is needed, which is larger than the available KV cache memory" in kv.stdout
     assert "sparktop: error: the simulated vLLM exited" in kv.stderr
-    crash = run(
-        [
-            "-m",
-            "sparktop",
-            "sim",
-            "--profile",
-            "gemma4-26b-a4b-bf16",
-            "--port",
-            "0",
-            "--startup",
-            "instant",
-            "--speed",
-            "20",
-            "--crash-after",
-            "2",
-        ]
-    )
+    crash = run([*INSTANT, "--speed", "20", "--crash-after", "2"])
     assert crash.returncode == 1 and "EngineCore encountered a fatal error." in crash.stdout
 
 
