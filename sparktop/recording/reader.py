@@ -5,13 +5,21 @@ format version this build understands; anything else is a ``RecordingError`` wit
 (never a traceback, never code execution: payloads are JSON and packed numbers, decoded strictly by
 ``sparktop.codec``). Reading stops with a ``RecordingError`` at the first damaged row; what came
 before it has been delivered.
+
+A recorder killed in the middle of a commit leaves a hot rollback journal (``<file>-journal``)
+beside the file. SQLite will not read such a file through a read-only connection, so opening one
+first rolls the unfinished commit back (what SQLite does on any ordinary open): in place when the
+file is writable, otherwise in a private copy, leaving the original untouched.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import os
+import shutil
 import sqlite3
+import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +58,7 @@ class Recording:
     def __init__(self, path: Path, db: sqlite3.Connection, meta: dict[str, Any]) -> None:
         self.path = path
         self._db = db
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
         self.meta = meta
         self._zdicts: dict[str, bytes] = {}
         self._layouts: dict[int, tuple[tuple[str, ...], list[Series]]] = {}
@@ -76,15 +85,31 @@ class Recording:
             raise RecordingError(f"{path}: cannot read ({exc.strerror or exc})") from None
         if head != b"SQLite format 3\x00":
             raise RecordingError(f"{path}: not a sparktop recording (not a SQLite database)")
+        source, scratch = path, None
+        if _journal(path).exists():
+            writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+            source, scratch = _rolled_back(path, in_place=writable)
         try:
-            uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
-            db = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            # text in a damaged file may not be UTF-8: never let that escape as a decoding error
-            db.text_factory = lambda raw: raw.decode("utf-8", errors="replace")
-            db.execute("PRAGMA query_only=1")
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            db, tables = _connect(source)
         except _DB_ERRORS as exc:
+            if scratch is not None:
+                scratch.cleanup()
             raise RecordingError(f"{path}: damaged or not a recording ({_one_line(exc)})") from None
+        try:
+            return cls._checked(path, db, tables, scratch)
+        except BaseException:
+            if scratch is not None:
+                scratch.cleanup()
+            raise
+
+    @classmethod
+    def _checked(
+        cls,
+        path: Path,
+        db: sqlite3.Connection,
+        tables: set[str],
+        scratch: tempfile.TemporaryDirectory[str] | None,
+    ) -> Recording:
         if not {"meta", "layouts", "observations"} <= tables:
             db.close()
             raise RecordingError(f"{path}: a SQLite database, but not a sparktop recording")
@@ -111,13 +136,18 @@ class Recording:
                 f"{fmt.FORMAT_VERSION}: upgrade sparktop"
             )
         try:
-            return cls(path, db, meta)
+            recording = cls(path, db, meta)
         except _DB_ERRORS as exc:
             db.close()
             raise RecordingError(f"{path}: damaged ({_one_line(exc)})") from None
+        recording._scratch = scratch
+        return recording
 
     def close(self) -> None:
         self._db.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
     def __enter__(self) -> Recording:
         return self
@@ -393,6 +423,61 @@ class Recording:
             raise RecordingError(
                 f"{self.path}: row {row.seq} ({row.kind}) is malformed: {_one_line(exc)}"
             ) from None
+
+
+def _connect(path: Path) -> tuple[sqlite3.Connection, set[str]]:
+    uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
+    db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    try:
+        # text in a damaged file may not be UTF-8: never let that escape as a decoding error
+        db.text_factory = lambda raw: raw.decode("utf-8", errors="replace")
+        db.execute("PRAGMA query_only=1")
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except BaseException:
+        db.close()
+        raise
+    return db, tables
+
+
+def _journal(path: Path) -> Path:
+    return path.with_name(path.name + "-journal")
+
+
+def _roll_back(path: Path) -> None:
+    """Let SQLite roll back an unfinished commit: any read through a writable connection does.
+
+    A journal that belongs to a recorder still writing is not hot (the recorder holds its lock),
+    and SQLite leaves it alone; the busy timeout covers a commit in progress.
+    """
+    db = sqlite3.connect(path, timeout=5.0)
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    finally:
+        db.close()
+
+
+def _rolled_back(path: Path, *, in_place: bool) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
+    """The file to read after rolling back a hot journal, and the scratch directory holding it."""
+    if in_place:
+        try:
+            _roll_back(path)
+            return path, None
+        except _DB_ERRORS:
+            pass  # fall back to a copy; if that fails too, opening reports the damage
+    scratch = tempfile.TemporaryDirectory(prefix="sparktop-recording-")
+    copy = Path(scratch.name) / path.name
+    try:
+        shutil.copyfile(path, copy)
+        shutil.copyfile(_journal(path), _journal(copy))
+        _roll_back(copy)
+    except (OSError, *_DB_ERRORS) as exc:
+        scratch.cleanup()
+        cause = (exc.strerror or str(exc)) if isinstance(exc, OSError) else _one_line(exc)
+        raise RecordingError(
+            f"{path}: cut off in the middle of a write and cannot be repaired ({cause}); "
+            "hint: copy it together with its -journal file somewhere writable and open the copy"
+        ) from None
+    return copy, scratch
 
 
 def _one_line(exc: BaseException) -> str:

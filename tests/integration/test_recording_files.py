@@ -17,10 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sparktop.model import Event, TargetInfo
+from sparktop.recording import reader
 from sparktop.recording.format import RecordingError
 from sparktop.recording.reader import Recording
 from sparktop.recording.writer import Recorder
-from tests.support.recordings import observations
+from tests.support.recordings import observations, record
 
 GOLDEN = Path(__file__).parent.parent / "fixtures" / "golden-v1.sparktop"
 ENV = {**os.environ, "SPARKTOP_CONFIG": "/nonexistent/sparktop.toml"}
@@ -173,6 +174,55 @@ def test_full_disk_stops_recording_and_keeps_the_file_readable(tmp_path: Path) -
     assert got == written[: len(got)]
 
 
+KILLED_MID_COMMIT = textwrap.dedent(
+    """
+    import os, signal, sqlite3
+    db = sqlite3.connect({path!r}, isolation_level=None)
+    db.execute("PRAGMA cache_size=1")  # spill dirty pages into the file before the commit
+    db.execute("BEGIN")
+    for i in range(2000):
+        db.execute(
+            "INSERT INTO observations(t, kind, keyframe, data) VALUES (?, 'event', 0, ?)",
+            (1e12 + i, os.urandom(512)),
+        )
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+def killed_mid_commit(path: Path) -> None:
+    """Leave ``path`` as a recorder killed inside a commit leaves it: a hot journal beside it."""
+    script = KILLED_MID_COMMIT.format(path=str(path))
+    proc = subprocess.run([sys.executable, "-c", script], check=False, timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert Path(f"{path}-journal").stat().st_size > 0
+
+
+def test_a_recording_killed_mid_commit_opens_with_what_was_committed(tmp_path: Path) -> None:
+    path = tmp_path / "mid-commit.sparktop"
+    recorded = record(path, 30)
+    killed_mid_commit(path)
+    with pytest.raises(sqlite3.OperationalError):  # what a plain read-only open makes of it
+        sqlite3.connect(f"file:{path}?mode=ro", uri=True).execute("SELECT COUNT(*) FROM meta").fetchone()
+    assert read_all(path) == recorded  # rolled back: the half-written rows are gone, nothing else
+    assert not Path(f"{path}-journal").exists()
+
+
+def test_a_killed_recording_that_cannot_be_written_is_read_from_a_copy(tmp_path: Path) -> None:
+    path = tmp_path / "mid-commit.sparktop"
+    recorded = record(path, 30)
+    killed_mid_commit(path)
+    journal = Path(f"{path}-journal")
+    before = (path.read_bytes(), journal.read_bytes())
+    source, scratch = reader._rolled_back(path, in_place=False)  # as on read-only media
+    assert scratch is not None and source != path
+    with Recording.open(source) as rec:
+        assert list(rec.observations()) == recorded
+    scratch.cleanup()
+    assert (path.read_bytes(), journal.read_bytes()) == before  # the original is untouched
+    assert not source.exists()
+
+
 WRITER = textwrap.dedent(
     """
     import sys, time
@@ -195,6 +245,8 @@ def test_sigkill_keeps_all_but_the_last_second(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     handed: list[tuple[float, float]] = []  # (wall time it was handed over, observation time)
+    first = proc.stdout.readline()  # the writer is running (however long Python took to start)
+    handed.append((time.monotonic(), float(first)))
     deadline = time.monotonic() + 4.0
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
