@@ -41,6 +41,7 @@ _STATES = ("unknown", "unreachable", "starting", "unresponsive", "healthy", "dea
 MAX_PAYLOAD = 64 * 1024 * 1024
 # A damaged file can make SQLite report errors whose text is not UTF-8: those are damage too.
 _DB_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, UnicodeError)
+_REPAIR_ERRORS: tuple[type[Exception], ...] = (OSError, *_DB_ERRORS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,7 +471,7 @@ def _rolled_back(path: Path, *, in_place: bool) -> tuple[Path, tempfile.Temporar
         shutil.copyfile(path, copy)
         shutil.copyfile(_journal(path), _journal(copy))
         _roll_back(copy)
-    except (OSError, *_DB_ERRORS) as exc:
+    except _REPAIR_ERRORS as exc:
         scratch.cleanup()
         cause = (exc.strerror or str(exc)) if isinstance(exc, OSError) else _one_line(exc)
         raise RecordingError(
