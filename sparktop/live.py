@@ -6,6 +6,8 @@ collects the same way.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -29,6 +31,12 @@ class LiveOptions:
     gpu_container: str | None = None
     extra_sources: Sequence[SourceFactory] = field(default_factory=tuple)
     on_close: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
+    scrape_after: asyncio.Event | None = None
+    """The first scrape waits for this (up to ``PRIME_WAIT_S``): set by a source that reads
+    back history first, so the first line or frame already carries it."""
+
+
+PRIME_WAIT_S = 5.0
 
 
 def live_feed(target: TargetInfo, url: str, options: LiveOptions, clock: Clock | None = None) -> LiveFeed:
@@ -44,7 +52,15 @@ def live_feed(target: TargetInfo, url: str, options: LiveOptions, clock: Clock |
         history_s=max(1800.0, options.span_s),
         start=clock.now(),
     )
-    sources: list[SourceFactory] = [lambda s: scrape_loop(scraper, s.observe, options.interval)]
+
+    async def scraping(session: Session) -> None:
+        if options.scrape_after is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PRIME_WAIT_S):
+                    await options.scrape_after.wait()
+        await scrape_loop(scraper, session.observe, options.interval)
+
+    sources: list[SourceFactory] = [scraping]
     if options.gpu == "nvml":
         from sparktop.gpu.nvml import NvmlCollector
 

@@ -122,8 +122,13 @@ async def container_loop(
     clock: Clock | None = None,
     since: float | None = None,
     tail: int | None = None,
+    primed: asyncio.Event | None = None,
 ) -> None:
     """Follow a container: its log lines as raw ``log`` events, ``ContainerStats`` every ``interval``.
+
+    With ``tail``, the last lines already in the log are read back first, in one go, and
+    ``primed`` is set once they are observed: a session attached to a running server then knows its
+    startup (the phases, when it became ready) before its first scrape lands.
 
     Two threads read the log (from ``since``, default the beginning; ``tail`` keeps the last lines)
     and Docker's stats stream (a reading about every second, handed over every ``interval``). They
@@ -215,6 +220,16 @@ async def container_loop(
     start, limit = since, tail
     following = handle.started_at
     try:
+        if tail is not None:
+            backlog = await blocking(
+                lambda: [one for lines in handle.log_chunks(since, follow=False, tail=tail) for one in lines]
+            )
+            if backlog is not None:  # read back: follow from the line after the last one
+                line_inbox.append(backlog)
+                drain()
+                start, limit = (_after(last_t), None) if backlog else (since, None)
+        if primed is not None:
+            primed.set()
         while True:
             await follow_run(start, limit)
             state = await blocking(handle.state)

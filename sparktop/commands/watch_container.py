@@ -340,14 +340,17 @@ def container_feed(
 ) -> LiveFeed:
     """The live session on a container: its server, its GPU share, its stats and log (read back
     ``tail`` lines first), recorded with ``meta`` when asked."""
+    # a log read back (attach) comes before the first scrape: the first line already knows the startup
+    primed = asyncio.Event() if tail is not None else None
     options = LiveOptions(
         interval=settings.interval,
         window_s=settings.window,
         span_s=300.0,
         gpu="none" if args.headless else "nvml",
         gpu_container=None if args.headless else handle.id,
-        extra_sources=(_container_source(handle, settings.interval, tail=tail),),
+        extra_sources=(_container_source(handle, settings.interval, tail=tail, primed=primed),),
         on_close=tuple(on_close),
+        scrape_after=primed,
     )
     feed = live_feed(info, handle.url, options)
     record_feed(
@@ -365,11 +368,16 @@ def container_feed(
 
 
 def _container_source(
-    handle: ContainerHandle, interval: float, *, since: float | None = None, tail: int | None = None
+    handle: ContainerHandle,
+    interval: float,
+    *,
+    since: float | None = None,
+    tail: int | None = None,
+    primed: asyncio.Event | None = None,
 ) -> SourceFactory:
     from sparktop.sources import container_loop
 
-    return lambda s: container_loop(handle, s.observe, interval, since=since, tail=tail)
+    return lambda s: container_loop(handle, s.observe, interval, since=since, tail=tail, primed=primed)
 
 
 def _install(stop: asyncio.Event) -> None:

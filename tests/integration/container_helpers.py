@@ -20,6 +20,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import httpx
 import pytest
 import requests
 
@@ -140,6 +141,22 @@ def wait_for(predicate: Any, timeout: float = 20.0, step: float = 0.1) -> bool:
             return True
         time.sleep(step)
     return bool(predicate())
+
+
+def wait_healthy(client: docker.DockerClient, name: str, timeout: float = 60.0) -> None:
+    """Until the container's server answers /health with 200 on its published loopback port."""
+
+    def healthy() -> bool:
+        ports = client.api.inspect_container(name)["NetworkSettings"]["Ports"] or {}
+        bound = ports.get("8000/tcp") or []
+        if not bound:
+            return False
+        try:
+            return httpx.get(f"http://127.0.0.1:{bound[0]['HostPort']}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    assert wait_for(healthy, timeout=timeout, step=0.2), f"{name} never became healthy"
 
 
 def free_port() -> int:

@@ -25,6 +25,7 @@ from tests.integration.container_helpers import (
     sim_image,
     sparktop_env,
     wait_for,
+    wait_healthy,
 )
 
 __all__ = ["docker_client", "names", "sim_image"]  # fixtures
@@ -126,6 +127,7 @@ def test_watch_attach_headless_leaves_the_container_running(
 ) -> None:
     name = new_name(names)
     start_nvidia_style(docker_client, sim_image, name, ports={"8000/tcp": ("127.0.0.1",)})
+    wait_healthy(docker_client, name)
     proc = subprocess.run(
         [*SPARKTOP, "watch", f"docker:{name}", "--headless", "--count", "3", "--interval", "0.3"],
         capture_output=True,

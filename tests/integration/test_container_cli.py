@@ -28,6 +28,7 @@ from tests.integration.container_helpers import (
     sim_profile,
     sparktop_env,
     wait_for,
+    wait_healthy,
     write_profile,
 )
 
@@ -131,8 +132,11 @@ def test_keep_leaves_the_container_and_attaching_never_touches_it(
     attached = run("watch", f"docker:{name}", "--headless", "--count", "2", "--interval", "0.3")
     assert attached.returncode == 0, attached.stderr
     assert attached.stdout.startswith(f"# sparktop watch docker:{name}:")
-    assert "# " in attached.stdout and "ready after" in attached.stdout  # startup read back from its log
-    assert sum("state=healthy" in line for line in attached.stdout.splitlines()) == 2
+    lines = attached.stdout.splitlines()
+    # the startup is read back from its log before the first scrape, so it comes first
+    ready = next(i for i, line in enumerate(lines) if line.startswith("# ") and "ready after" in line)
+    assert ready < next(i for i, line in enumerate(lines) if "state=" in line), lines
+    assert sum("state=healthy" in line for line in lines) == 2
     assert "removed" not in attached.stderr
     assert docker_client.containers.get(name).status == "running"
 
@@ -334,6 +338,7 @@ def test_an_attached_container_is_recorded_when_asked_without_its_secret_argumen
     name = new_name(names)
     profile = sim_profile(sim_image, name, args=("--max-model-len", "8192", "--api-key", secret))
     launch(profile, SIM_ENV, client=docker_client)
+    wait_healthy(docker_client, name)
     directory = tmp_path / "recordings"
     attached = run(
         "watch", f"docker:{name}", "--headless", "--count", "2", "--interval", "0.3",

@@ -158,8 +158,8 @@ async def test_oom_kill_is_reported_with_exit_code_hint_and_last_lines(
         assert "vLLM server version" in str(death.data["last_lines"])
         assert frame.startup is not None and not frame.startup.ready
         # the session goes on after the container died
-        later = await watcher.until(lambda f: f.t > frame.t + 0.5)
-        assert later.server.state == "unreachable"
+        later = await watcher.until(lambda f: f.t > frame.t and f.server.state == "unreachable")
+        assert later.container is not None and later.container.oom_killed
     finally:
         await watcher.close()
     assert not exists(docker_client, name)
@@ -276,7 +276,7 @@ async def test_a_container_docker_restarts_is_followed_into_its_next_run(
     name = new_name(names)
     profile = sim_profile(sim_image, name, restart="on-failure:1")
     handle = await asyncio.to_thread(
-        launch, profile, {**SIM_ENV, "SPARKTOP_SIM_CRASH_AFTER": "0.5", "SPARKTOP_SIM_SPEED": "2"}
+        launch, profile, {**SIM_ENV, "SPARKTOP_SIM_CRASH_AFTER": "4", "SPARKTOP_SIM_SPEED": "2"}
     )
     watcher = watch(handle)
     try:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sparktop.codec import decode
@@ -138,7 +139,9 @@ def test_interrupt_prints_what_ran_and_exits_130(sim_url: str) -> None:
         for line in proc.stderr:  # wait until the step has started
             if "c=3: start" in line:
                 break
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30.0  # then until the server is serving all three
+        while running(sim_url) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)
     finally:
@@ -148,6 +151,16 @@ def test_interrupt_prints_what_ran_and_exits_130(sim_url: str) -> None:
     assert proc.returncode == 130
     assert "sparktop load: closed loop (interrupted)" in out
     assert "3 x cancelled (the run was stopped)" in out
+
+
+def running(url: str) -> float:
+    """The server's own count of requests running."""
+    page = httpx.get(f"{url}/metrics", timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in page.splitlines()
+        if line.startswith("vllm:num_requests_running")
+    )
 
 
 def test_missing_api_key_variable_is_named() -> None:
@@ -202,7 +215,7 @@ async def test_run_tool_reports_a_missing_tool_and_a_failing_one() -> None:
             "import time; print('Running test: pp=1, tg=1, depth=0, concurrency=1', flush=True); "
             "time.sleep(30)",
         ],
-        limit_s=0.5,
+        limit_s=3.0,  # the stand-in has long started and printed its phase
     )
     assert slow.returncode == -9 and slow.progress.phases == ["pp1 tg1 c=1"]
 

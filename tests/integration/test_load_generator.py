@@ -6,9 +6,11 @@ import asyncio
 import math
 import random
 import socket
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 
 from sparktop.clock import SystemClock
@@ -19,8 +21,10 @@ from sparktop.workload import arrivals
 from sparktop.workload.client import OpenAIClient, Timeouts
 from sparktop.workload.generator import WorkloadRunner
 from sparktop.workload.spec import ClosedLoop, Endpoint, OpenLoop, Workload
+from tests.integration.sim_helpers import samples, value
 from tests.support.fault_server import FaultServer, Route
 from tests.support.sse_server import DONE, Script, ScriptedServer, chat_chunk, usage_chunk
+from tests.support.waiting import eventually
 
 FAST = 25.0
 """Simulator speed for these tests: model time runs 25x faster than the wall clock."""
@@ -198,8 +202,9 @@ async def test_role_only_and_empty_chunks_do_not_stop_the_ttft_clock() -> None:
         )
     (r,) = runner.records
     assert r.ok and r.first_token is not None and r.first_response is not None
-    assert r.first_response - r.start < 0.1  # the role-only chunk came at once...
-    assert r.first_token - r.start >= 0.29  # ...but the first text only after 0.3 s
+    # the role-only chunk came at once, the first text only 0.3 s later (both stamped on arrival)
+    assert r.first_token - r.first_response >= 0.25
+    assert r.first_token - r.start >= 0.29
     assert r.itl.count == 1 and r.output_tokens == 2
 
 
@@ -237,7 +242,13 @@ async def test_server_killed_mid_stream() -> None:
         server.url, one(ClosedLoop(name="k", users=3, input_len=32, output_len=2000)), clock=SystemClock()
     )
     task = asyncio.ensure_future(runner.run())
-    await asyncio.sleep(0.6)
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        deadline = time.monotonic() + 30.0  # until each of the three has had a few tokens
+        while time.monotonic() < deadline:
+            page = samples((await client.get("/metrics")).text)
+            if value(page, "vllm:generation_tokens_total") >= 30:
+                break
+            await asyncio.sleep(0.05)
     await server.stop()
     summary = await asyncio.wait_for(task, timeout=10)
     assert summary.failed == 3
@@ -247,7 +258,7 @@ async def test_server_killed_mid_stream() -> None:
 
 
 async def test_engine_crash_is_an_error_event_mid_stream() -> None:
-    server = await sim(speed=5.0, faults=FaultConfig(crash_after_s=2.0))
+    server = await sim(speed=5.0, faults=FaultConfig(crash_after_s=5.0))  # 1 s real after ready
     try:
         runner = await run(server.url, one(ClosedLoop(name="c", users=2, input_len=32, output_len=4000)))
     finally:
@@ -319,7 +330,7 @@ async def test_a_server_that_never_answers_times_out() -> None:
         await server.stop()
     for r in runner.records:
         assert r.error == "timeout: no data for 0.3 s while waiting for the first token"
-        assert r.end is not None and 0.25 <= r.end - r.start < 2.0
+        assert r.end is not None and 0.25 <= r.end - r.start < 10.0  # it gives up, and soon
 
 
 async def test_a_stream_that_stops_mid_way_times_out_waiting_for_the_next_chunk() -> None:
@@ -331,10 +342,10 @@ async def test_a_stream_that_stops_mid_way_times_out_waiting_for_the_next_chunk(
             server.url,
             one(ClosedLoop(name="s", users=1, input_len=4, output_len=8)),
             endpoint="chat",
-            timeouts=Timeouts(idle=0.3),
+            timeouts=Timeouts(idle=1.0),
         )
     (r,) = runner.records
-    assert r.error == "timeout: no data for 0.3 s while waiting for the next chunk"
+    assert r.error == "timeout: no data for 1 s while waiting for the next chunk"
     assert r.itl.count == 1
 
 
@@ -345,11 +356,7 @@ async def test_cancel_records_what_was_in_flight(gemma: SimServer) -> None:
         clock=SystemClock(),
     )
     task = asyncio.ensure_future(runner.run())
-    for _ in range(500):
-        if runner.progress().in_flight:
-            break
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.2)
+    assert await eventually(lambda: runner.progress().in_flight == 2)
     runner.cancel()
     summary = await asyncio.wait_for(task, timeout=5)
     assert runner.cancelled
@@ -364,10 +371,7 @@ async def test_cancel_does_not_record_requests_that_never_left(gemma: SimServer)
     )
     runner = WorkloadRunner(gemma.url, one(stage), clock=SystemClock())
     task = asyncio.ensure_future(runner.run())
-    for _ in range(500):
-        if runner.progress().in_flight:
-            break
-        await asyncio.sleep(0.01)
+    assert await eventually(lambda: runner.progress().in_flight)
     assert runner.progress().in_flight == 1  # the other 19 wait for the one slot
     runner.cancel()
     await asyncio.wait_for(task, timeout=5)

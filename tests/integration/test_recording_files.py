@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -104,7 +106,11 @@ def test_damaged_rows(tmp_path: Path) -> None:
     assert seen == list(observations(40))[:9]  # everything before the damage is delivered
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(st.lists(st.tuples(st.integers(0, 60_000), st.integers(0, 255)), min_size=1, max_size=20))
 def test_flipped_bytes_never_escape_as_other_errors(tmp_path: Path, flips: list[tuple[int, int]]) -> None:
     data = bytearray(GOLDEN.read_bytes())
@@ -159,13 +165,26 @@ def test_full_disk_stops_recording_and_keeps_the_file_readable(tmp_path: Path) -
     db.close()
     # the recorder's own connection: cap the file a few pages beyond its size, as a full disk would
     recorder._db.execute(f"PRAGMA max_page_count={pages + 6}")
-    written = []
-    for obs in observations(200):
-        recorder(obs)  # never raises, whatever the disk does
-        written.append(obs)
-        time.sleep(0.001)
-    time.sleep(0.3)
+    written: list[object] = []
+    stream = iter(observations(200))
+
+    def hand_over(count: int) -> None:
+        for obs in itertools.islice(stream, count):
+            recorder(obs)  # never raises, whatever the disk does
+            written.append(obs)
+
+    def until(done: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 30.0
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    hand_over(20)
+    until(lambda: recorder.status.bytes > 0)  # a first commit that fits
+    first_bytes = recorder.status.bytes
+    hand_over(1000)
+    until(lambda: not recorder.status.ok)
     status = recorder.status
+    assert first_bytes > 0 and status.bytes >= first_bytes
     assert not status.ok and status.detail.startswith("disk full")
     assert "keeps everything up to" in status.detail
     recorder.close()

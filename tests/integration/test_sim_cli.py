@@ -36,7 +36,8 @@ class Proc:
         Proc.started.append(self.proc)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pumping = threading.Thread(target=self._pump, daemon=True)
+        self._pumping.start()
 
     def _pump(self) -> None:
         assert self.proc.stdout is not None
@@ -60,9 +61,7 @@ class Proc:
             self.proc.send_signal(sig)
         code = self.proc.wait(timeout)
         assert self.proc.stderr is not None
-        while not self.lines.empty():
-            self.seen.append(self.lines.get())
-        time.sleep(0.05)
+        self._pumping.join(timeout)  # it ends at the end of the output: every line is queued
         while not self.lines.empty():
             self.seen.append(self.lines.get())
         return code, "\n".join(self.seen), self.proc.stderr.read()

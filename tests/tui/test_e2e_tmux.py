@@ -90,19 +90,16 @@ def test_demo_values_move_and_the_terminal_is_restored(pane: str) -> None:
         time.sleep(0.1)
     assert not alternate_screen(pane), "the terminal was left in the dashboard's screen"
     tmux("send-keys", "-t", pane, "echo still-$((40+2))", "Enter")
-    wait_for(pane, "still-42", timeout=5)  # the shell reads keys normally again
+    wait_for(pane, "still-42", timeout=15)  # the shell reads keys normally again
 
 
 def test_sigterm_restores_the_terminal(pane: str) -> None:
     tmux("send-keys", "-t", pane, f"{SPARKTOP} demo --startup instant --no-record; echo exit=$?", "Enter")
     wait_for(pane, "healthy")
-    pid = subprocess.run(
-        ["pgrep", "-f", f"{SPARKTOP} demo --startup instant --no-record"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.split()
-    assert pid
+    shell = tmux("display-message", "-p", "-t", pane, "#{pane_pid}").strip()
+    # this pane's own sparktop: the shell's child (never another run's on the same machine)
+    pid = subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True, check=False).stdout.split()
+    assert len(pid) == 1, pid
     os.kill(int(pid[0]), 15)
     shown = wait_for(pane, "exit=", timeout=15)
     assert not alternate_screen(pane)
