@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -209,67 +209,44 @@ def render_phases(phases: Mapping[str, Summary]) -> str:
     return "\n".join(lines)
 
 
-def publish(
-    json_path: str | None,
-    title: str,
-    *,
-    workload: Workload,
-    url: str,
-    model: str | None,
-    endpoint: str,
-    summary: Summary,
-    phases: Mapping[str, Summary],
-    records: Sequence[RequestRecord],
-    events: Sequence[Event],
-    interrupted: bool,
-) -> None:
+@dataclass(frozen=True)
+class Outcome:
+    """What a run (ours, or an external tool's) leaves: printed as tables, written as JSON."""
+
+    workload: Workload
+    url: str
+    model: str | None
+    endpoint: str
+    summary: Summary
+    phases: Mapping[str, Summary]
+    records: Sequence[RequestRecord]
+    events: Sequence[Event]
+    interrupted: bool
+
+    def to_json(self) -> bytes:
+        doc: dict[str, Any] = {
+            **summary_dict(self.summary),
+            "workload": self.workload.name,
+            "url": self.url,
+            "model": self.model,
+            "endpoint": self.endpoint,
+            "interrupted": self.interrupted,
+            "phases": {name: summary_dict(s) for name, s in self.phases.items()},
+            "events": [encode(e) for e in self.events],
+            "requests": [encode(r) for r in self.records],
+        }
+        return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def publish(json_path: str | None, title: str, outcome: Outcome) -> None:
     """Print the per-phase table (when there are phases) and the summary; write the JSON when asked
     (with ``-`` the JSON goes to stdout and the tables to stderr)."""
     text = sys.stderr if json_path == "-" else sys.stdout
-    if len(phases) > 1:
-        print(render_phases(phases) + "\n", file=text)
-    print(render_summary(title, summary), file=text)
+    if len(outcome.phases) > 1:
+        print(render_phases(outcome.phases) + "\n", file=text)
+    print(render_summary(title, outcome.summary), file=text)
     if json_path:
-        write_json(
-            json_path,
-            report_json(
-                workload=workload,
-                url=url,
-                model=model,
-                endpoint=endpoint,
-                summary=summary,
-                phases=phases,
-                records=records,
-                events=events,
-                interrupted=interrupted,
-            ),
-        )
-
-
-def report_json(
-    *,
-    workload: Workload,
-    url: str,
-    model: str | None,
-    endpoint: str,
-    summary: Summary,
-    phases: Mapping[str, Summary],
-    records: Sequence[RequestRecord],
-    events: Sequence[Event],
-    interrupted: bool,
-) -> bytes:
-    doc: dict[str, Any] = {
-        **summary_dict(summary),
-        "workload": workload.name,
-        "url": url,
-        "model": model,
-        "endpoint": endpoint,
-        "interrupted": interrupted,
-        "phases": {name: summary_dict(s) for name, s in phases.items()},
-        "events": [encode(e) for e in events],
-        "requests": [encode(r) for r in records],
-    }
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+        write_json(json_path, outcome.to_json())
 
 
 def write_json(path: str, data: bytes) -> None:
@@ -405,9 +382,7 @@ def run(args: argparse.Namespace) -> int:
     interrupted = runner.cancelled
     phases = summarize_phases(runner.records)
     title = f"sparktop load: {workload.name}" + (" (interrupted)" if interrupted else "")
-    publish(
-        args.json,
-        title,
+    outcome = Outcome(
         workload=workload,
         url=url,
         model=runner.model,
@@ -418,6 +393,7 @@ def run(args: argparse.Namespace) -> int:
         events=runner.events,
         interrupted=interrupted,
     )
+    publish(args.json, title, outcome)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if summary.failed or not summary.successful else EXIT_OK
@@ -564,9 +540,7 @@ def run_external(
     else:
         overall = summary
         title = f"{args.tool}: {workload.name}" + (f", {name}" if len(summaries) > 1 else "")
-    publish(
-        args.json,
-        title,
+    outcome = Outcome(
         workload=workload,
         url=url,
         model=model,
@@ -577,6 +551,7 @@ def run_external(
         events=[],
         interrupted=False,
     )
+    publish(args.json, title, outcome)
     failed = overall.failed
     return EXIT_FAILED if result.returncode != 0 or (isinstance(failed, int) and failed > 0) else EXIT_OK
 
