@@ -101,13 +101,13 @@ def frame_at_end(seconds: int = 300, span_s: float = 300.0) -> Frame:
     return session.frame(span_s, now=T0 + 2 + seconds)
 
 
-def startup_lines_until(phase_text: str) -> list[tuple[float, str]]:
-    """The simulator's vLLM startup log (Gemma NVFP4), up to the first line containing ``phase_text``."""
+def sim_startup_lines(profile_name: str, start: float = T0, **kw: object) -> list[tuple[float, str]]:
+    """The simulator's rendition of a vLLM startup log: (time, line) pairs from ``start``."""
     from sparktop.sim import startup as st
     from sparktop.sim.memory import plan_memory
     from sparktop.sim.profiles import get_profile
 
-    profile = get_profile("gemma4-26b-a4b-nvfp4")
+    profile = get_profile(profile_name)
     steps = st.startup_script(
         profile,
         profile.serving,
@@ -116,17 +116,21 @@ def startup_lines_until(phase_text: str) -> list[tuple[float, str]]:
         served_model_name=profile.served_model_name,
         host="0.0.0.0",
         port=8000,
-        vllm_version=profile.vllm_version,
+        vllm_version=str(kw.pop("vllm_version", profile.vllm_version)),
+        **kw,  # type: ignore[arg-type]
     )
-    t, out = T0, []
+    t, out = start, []
     for step in steps:
         t += step.after_s
-        for line in step.lines:
-            text = st.LogFormat.render(line, t)
-            out.append((t, text))
-            if phase_text in text:
-                return out
+        out += [(t, st.LogFormat.render(line, t)) for line in step.lines]
     return out
+
+
+def startup_lines_until(phase_text: str) -> list[tuple[float, str]]:
+    """The simulator's vLLM startup log (Gemma NVFP4), up to the first line containing ``phase_text``."""
+    lines = sim_startup_lines("gemma4-26b-a4b-nvfp4")
+    upto = next((i for i, (_, text) in enumerate(lines) if phase_text in text), len(lines) - 1)
+    return lines[: upto + 1]
 
 
 @functools.cache

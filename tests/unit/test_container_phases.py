@@ -10,29 +10,13 @@ from sparktop.model import Event, StartupProgress
 from sparktop.sim import startup as st
 from sparktop.sim.memory import plan_memory
 from sparktop.sim.profiles import PROFILES, get_profile
+from tests.support.frames import sim_startup_lines
 
 ORDER = ["engine", "weights", "compile", "kv_cache", "graphs", "api"]
 
 
 def sim_lines(profile_name: str, **kw: object) -> list[tuple[float, str]]:
-    """The simulator's rendition of a vLLM startup log: (time, line) pairs."""
-    profile = get_profile(profile_name)
-    steps = st.startup_script(
-        profile,
-        profile.serving,
-        plan_memory(profile),
-        mode="realistic",
-        served_model_name=profile.served_model_name,
-        host="0.0.0.0",
-        port=8000,
-        vllm_version=str(kw.pop("vllm_version", profile.vllm_version)),
-        **kw,  # type: ignore[arg-type]
-    )
-    t, out = 1000.0, []
-    for step in steps:
-        t += step.after_s
-        out += [(t, st.LogFormat.render(line, t)) for line in step.lines]
-    return out
+    return sim_startup_lines(profile_name, 1000.0, **kw)
 
 
 def feed_all(tracker: PhaseTracker, lines: list[tuple[float, str]]) -> list[Event]:
