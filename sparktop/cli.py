@@ -142,6 +142,13 @@ def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="window for rates and percentiles in seconds (default from config, 60)",
     )
     p.add_argument("--count", type=int, default=None, metavar="N", help="stop after N lines (headless)")
+    p.add_argument(
+        "--log",
+        default=None,
+        metavar="PATH",
+        help="also follow the server's log file (a URL target run outside Docker, e.g. vllm serve ... "
+        "> PATH 2>&1): its startup phases and log lines, from the file's beginning",
+    )
     _recording_options(p, default_on=False)
     _view_options(p)
     p.add_argument(

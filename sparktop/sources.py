@@ -29,6 +29,7 @@ from sparktop.vllm.scrape import Scraper
 
 if TYPE_CHECKING:
     from sparktop.container.lifecycle import ContainerHandle, LogLine
+    from sparktop.logfile import LogFollower
 
 Observe = Callable[[Observation], None]
 T = TypeVar("T")
@@ -286,6 +287,45 @@ async def container_loop(
     finally:
         stop.set()
         handle.close_logs()
+
+
+async def log_file_loop(
+    follower: LogFollower,
+    observe: Observe,
+    *,
+    clock: Clock | None = None,
+    every: float = DRAIN_EVERY_S,
+    primed: asyncio.Event | None = None,
+) -> None:
+    """Follow a server's log file (``LogFollower``): its lines as raw ``log`` events, a few times a
+    second. ``primed`` is set once what the file already held has been observed, so the first line
+    or frame already knows the startup it tells. A file that cannot be read is said once (and again
+    when it can be read after all). Never raises."""
+    clock = clock or SystemClock()
+    said: str | None = None
+    while True:
+        lines = await asyncio.to_thread(follower.poll)
+        for line in lines:
+            observe(Event(line.t, "log", line.text, "vllm"))
+        problem = follower.problem
+        if problem != said:
+            text = problem or f"reading the log file {follower.path}"
+            observe(
+                Event(
+                    clock.now(),
+                    "error" if problem else "state",
+                    text,
+                    "sparktop",
+                    "warning" if problem else "info",
+                )
+            )
+            said = problem
+        if primed is not None and (follower.caught_up or problem is not None):
+            primed.set()
+            primed = None
+        if lines and not follower.caught_up:
+            continue  # a long log is read back in several pieces, without a pause
+        await asyncio.sleep(every)
 
 
 def _reason(exc: BaseException) -> str:

@@ -55,11 +55,35 @@ def run(args: argparse.Namespace) -> int:
     info = TargetInfo(label=url, kind="url")
     if args.headless:
         options.gpu = "none"
+    log_path = getattr(args, "log", None)
+    if log_path is not None:
+        _follow_log(options, Path(log_path))
     feed = live_feed(info, url, options)
     record_feed(feed, args, settings, options, what="watch", simulated=False, default=settings.record_watch)
     if args.headless:
-        return asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout))
+        printer = None
+        if log_path is not None:
+            from sparktop.commands.watch_container import EventPrinter
+
+            printer = EventPrinter(sys.stdout, None, prefix="# ", details=True)
+        return asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout, events=printer))
     return dashboard(feed, settings)
+
+
+def _follow_log(options: LiveOptions, path: Path) -> None:
+    """Add a source that follows the server's log file; the first scrape waits for what it held."""
+    from sparktop.logfile import LogFollower
+    from sparktop.sources import log_file_loop
+
+    if path.is_dir():
+        raise CliError(f"{path} is a folder, not a log file", hint="give the file vllm serve writes to")
+    follower = LogFollower(path)
+    primed = asyncio.Event()
+    options.scrape_after = primed
+    options.extra_sources = (
+        *options.extra_sources,
+        lambda s: log_file_loop(follower, s.observe, primed=primed),
+    )
 
 
 def dashboard(feed: Feed, settings: Settings) -> int:
@@ -95,6 +119,7 @@ def format_line(frame: Frame) -> str:
         f"running={_plain(figures.requests_running, 0)}",
         f"waiting={_plain(figures.requests_waiting, 0)}",
         f"kv={fmt.pct(figures.kv_cache_usage, unknown='-')}",
+        f"preempt={_plain(figures.preemptions_total, 0)}",
         f"ttft_p50={_ms(p50)}",
         f"ttft_p99={_ms(p99)}",
         f"gen_tps={_plain(figures.generation_tps, 1)}",

@@ -103,10 +103,11 @@ class Relay:
 class EventPrinter:
     """Prints the events a frame brings that were not printed yet (startup, errors, container).
 
-    With ``details``, an error's hint and the container's last log lines follow it.
+    With ``details``, an error's hint and the container's last log lines follow it. Elapsed times
+    count from ``since`` (None: from the first event printed).
     """
 
-    def __init__(self, out: TextIO, since: float, prefix: str = "", details: bool = False) -> None:
+    def __init__(self, out: TextIO, since: float | None, prefix: str = "", details: bool = False) -> None:
         self.out = out
         self.since = since
         self.prefix = prefix
@@ -129,6 +130,8 @@ class EventPrinter:
     def print(self, frame: Frame) -> list[Event]:
         fresh = self.new_events(frame)
         for event in fresh:
+            if self.since is None:  # elapsed times count from the first event printed
+                self.since = event.t
             self.out.write(self.prefix + format_event(event, self.since) + "\n")
             if self.details and event.kind == "error":
                 hint = event.data.get("hint")

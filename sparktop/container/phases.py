@@ -9,7 +9,11 @@ before matching, and any text kept is cut to a sane length.
 Phases, in vLLM's order (see ``shared/reference/vllm-server.md``): ``engine`` (process start, engine
 config), ``download`` (weights fetched from the Hub, when they were not cached), ``weights`` (loading
 shards), ``compile`` (torch.compile), ``kv_cache`` (profiling and KV-cache sizing), ``graphs`` (CUDA
-graph capture), ``api`` (the HTTP server), then ready.
+graph capture), ``warmup`` (the rest of the engine's initialisation, up to vLLM's "init engine ...
+took" line: warm-up runs, on the CPU most of all), ``api`` (the HTTP server), then ready. The shapes
+follow the real logs in ``tests/fixtures/real-vllm/`` (vLLM 0.32: the version in the ASCII banner,
+``CPU KV cache size`` and the maximum concurrency on one line, torch.compile as a CPU warm-up) as
+well as the older GPU lines.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from sparktop import fmt
 from sparktop.model import Event, Level, StartupPhase, StartupProgress
 
-PHASES: tuple[str, ...] = ("engine", "download", "weights", "compile", "kv_cache", "graphs", "api")
+PHASES: tuple[str, ...] = ("engine", "download", "weights", "compile", "kv_cache", "graphs", "warmup", "api")
 PHASE_TITLES: dict[str, str] = {
     "engine": "engine start",
     "download": "weights download",
@@ -29,6 +33,7 @@ PHASE_TITLES: dict[str, str] = {
     "compile": "torch.compile",
     "kv_cache": "memory profiling and KV cache",
     "graphs": "CUDA graphs",
+    "warmup": "engine warm-up",
     "api": "API server",
 }
 MAX_TEXT = 300
@@ -162,22 +167,30 @@ def match_fatal(message: str) -> tuple[FatalPattern, str] | None:
 
 _STARTS_ENGINE = re.compile(
     r"vLLM (?:server|API server) version|Automatically detected platform|"
-    r"Initializing a V1 LLM engine|Resolved architecture:|non-default args:|Waiting for init message"
+    r"Initializing a V1 LLM engine|Resolved architecture:|non-default args:|Waiting for init message|"
+    r"^[\s█▄▀]+version \d"
 )
 _BANNER = re.compile(r"vLLM (?:server|API server) version (?P<version>\S+?),?(?:\s|$)")
+_BANNER_ART = re.compile(r"^[\s█▄▀]+version (?P<version>\d\S*)\s*$")
+"""vLLM 0.2x and later: the version inside the ASCII-art banner."""
 _ARCH = re.compile(r"Resolved architecture: (?P<arch>\S+)")
 _DOWNLOAD_BAR = re.compile(r"^(?:Fetching \d+ files|Downloading)\b")
 _DOWNLOAD_DONE = re.compile(r"Time spent downloading weights for .*?: (?P<s>[\d.]+) seconds")
 _LOAD_START = re.compile(r"Starting to load model")
 _SHARDS = re.compile(r"^Loading .*checkpoint shards")
 _LOAD_TOOK = re.compile(r"Model loading took (?P<gib>[\d.]+) GiB(?: memory)? and (?P<s>[\d.]+) seconds")
-_COMPILE = re.compile(r"for vLLM's torch\.compile|Dynamo bytecode transform time|Compiling a graph for")
+_COMPILE = re.compile(
+    r"for vLLM's torch\.compile|Dynamo bytecode transform time|Compiling a graph for|"
+    r"Warming up model for the compilation"
+)
 _COMPILE_TOOK = re.compile(r"torch\.compile (?:took|takes) (?P<s>[\d.]+) s in total")
+_CPU_WARMUP_DONE = re.compile(r"^Warming up done\.")
 _KV_AVAILABLE = re.compile(r"Available KV cache memory: (?P<gib>[\d.]+) GiB")
-_KV_SIZE = re.compile(r"GPU KV cache size: (?P<tokens>[\d,]+) tokens")
+_KV_SIZE = re.compile(r"(?:^|\b[A-Z]PU )KV cache size: (?P<tokens>[\d,]+) tokens")
 _CONCURRENCY = re.compile(r"Maximum concurrency for (?P<tokens>[\d,]+) tokens per request: (?P<x>[\d.,]+)x")
 _GRAPHS = re.compile(r"^Capturing CUDA graphs")
 _GRAPHS_DONE = re.compile(r"Graph capturing finished in (?P<s>[\d.]+) secs?, took (?P<gib>[\d.]+) GiB")
+_ENGINE_INIT = re.compile(r"init engine \(profile, create kv cache, warmup model\) took (?P<s>[\d.]+) s")
 _API = re.compile(r"Starting vLLM (?:API )?server")
 _READY = re.compile(r"Application startup complete")
 
@@ -323,7 +336,7 @@ class PhaseTracker:
         engine = self._phase("engine")
         if engine is None:
             return
-        found = _BANNER.search(msg)
+        found = _BANNER.search(msg) or _BANNER_ART.search(msg)
         if found is not None:
             engine.detail = _join(engine.detail, f"vLLM {_cut(found.group('version'))}")
             self._changed()
@@ -412,6 +425,11 @@ class PhaseTracker:
         if _COMPILE.search(msg):
             self._start(t, "compile", events)
             return
+        if _CPU_WARMUP_DONE.search(msg):
+            compile_phase = self._phase("compile")
+            if compile_phase is not None:
+                self._end(t, compile_phase, events, "warm-up")
+            return
         found = _COMPILE_TOOK.search(msg)
         if found is not None:
             self._start(t, "compile", events)
@@ -441,7 +459,8 @@ class PhaseTracker:
                     {"phase": "kv_cache", "status": "figure", "kv_cache_tokens": self._kv_tokens},
                 )
             )
-            return
+            if _CONCURRENCY.search(msg) is None:  # vLLM 0.2x+ prints both on one line
+                return
         found = _CONCURRENCY.search(msg)
         if found is not None:
             self._start(t, "kv_cache", events)
@@ -476,6 +495,10 @@ class PhaseTracker:
             assert graphs is not None
             self._end(t, graphs, events, f"{float(found.group('gib')):.2f} GiB")
             return
+        found = _ENGINE_INIT.search(msg)
+        if found is not None:
+            self._engine_ready(t, float(found.group("s")), events)
+            return
         if _API.search(msg):
             self._start(t, "api", events)
             return
@@ -494,6 +517,24 @@ class PhaseTracker:
                     {"phase": "ready", "status": "ready", "elapsed_s": round(t - first, 3)},
                 )
             )
+
+    def _engine_ready(self, t: float, took_s: float, events: list[Event]) -> None:
+        """vLLM's "init engine ... took X s": the engine is initialised. The time since the last
+        phase ended (warm-up runs, sampler and kernel warm-up) is the ``warmup`` phase."""
+        current = self._current()
+        if current is not None:
+            self._end(t, current, events)
+        ended = [p.ended for p in self._phases if p.ended is not None]
+        since = max(ended) if ended else t
+        if self._phase("warmup") is None and self._phase("api") is None:
+            self._phases.append(_Phase("warmup", since))
+            self._seen = True
+            events.append(
+                _event(since, f"{PHASE_TITLES['warmup']} started", {"phase": "warmup", "status": "started"})
+            )
+            warmup = self._phase("warmup")
+            assert warmup is not None
+            self._end(t, warmup, events, f"engine init {took_s:.1f} s")
 
     def _bar(self, t: float, phase: str, msg: str, events: list[Event]) -> None:
         found = _PERCENT.search(msg)

@@ -2,9 +2,12 @@
 
 ``startup_script`` lays out the phases (process start, engine config, weights, torch.compile, KV
 cache sizing, CUDA graphs, API server) with the profile's durations, the lines vLLM prints in each
-(``LEVEL MM-DD HH:MM:SS [file.py:line] message`` behind a ``(APIServer pid=N)`` or
-``(EngineCore_DP0 pid=N)`` prefix, tqdm bars bare), and stops early with vLLM's own error when the
-memory checks fail. ``LogFormat`` renders lines with the model clock's time.
+(``LEVEL MM-DD HH:MM:SS [file.py:line] message`` behind a ``(APIServer pid=N)``, ``(EngineCore
+pid=N)`` or ``(Worker pid=N)`` prefix, tqdm bars bare, uvicorn's own lines with no prefix), and stops
+early with vLLM's own error when the memory checks fail. ``LogFormat`` renders lines with the model
+clock's time. Shapes, file tags and wording follow a real vLLM's log (``tests/fixtures/real-vllm/``:
+the ASCII banner with the version, ``GPU KV cache size`` and the maximum concurrency on one line,
+"init engine ... took X s", ``Starting vLLM server on``, ``Application startup complete.``).
 """
 
 from __future__ import annotations
@@ -26,9 +29,15 @@ FAST_TOTAL_S = 2.0
 
 API_PID = 1
 ENGINE_PID = 214
+WORKER_PID = 281
 API = f"(APIServer pid={API_PID}) "
 VLLM_CORE_PY = "/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/core.py"
-ENGINE = f"(EngineCore_DP0 pid={ENGINE_PID}) "
+ENGINE = f"(EngineCore pid={ENGINE_PID}) "
+WORKER = f"(Worker pid={WORKER_PID}) "
+UVICORN = ""
+"""uvicorn prints its own lines (``INFO:     Application startup complete.``) with no process prefix."""
+BANNER_SINCE = (0, 11)
+"""The first vLLM that prints its version in an ASCII-art banner (older: one plain line)."""
 
 ROUTES = (
     ("/openapi.json", "HEAD, GET"),
@@ -72,6 +81,26 @@ def api(message: str, where: str = "api_server.py:1912", level: str = "INFO") ->
 
 def engine(message: str, where: str = "core.py:77", level: str = "INFO") -> LogLine:
     return LogLine(ENGINE, level, where, message)
+
+
+def worker(message: str, where: str, level: str = "INFO") -> LogLine:
+    return LogLine(WORKER, level, where, message)
+
+
+def banner(version: str, model: str) -> tuple[LogLine, ...]:
+    """vLLM's startup banner: the ASCII-art logo with the version and model (plain for old versions)."""
+    if version_tuple(version) < BANNER_SINCE:
+        return (api(f"vLLM server version {version}, serving model {model}", "api_server.py:1900"),)
+    where = "api_utils.py:347"
+    art = (
+        "",
+        "       █     █     █▄   ▄█",
+        f" ▄▄ ▄█ █     █     █ ▀▄▀ █  version {version}",
+        f"  █▄█▀ █     █     █     █  model   {model}",
+        "   ▀▀  ▀▀▀▀▀ ▀▀▀▀▀ ▀     ▀",
+        "",
+    )
+    return tuple(api(text, where) for text in art)
 
 
 def bare(prefix: str, message: str) -> LogLine:
@@ -199,8 +228,8 @@ def startup_script(
     add(
         st.process_s * 0.5,
         None,
-        api(f"vLLM server version {vllm_version}, serving model {model}", "api_server.py:1900"),
-        api(f"non-default args: {args}", "utils.py:328"),
+        *banner(vllm_version, model),
+        api(f"non-default args: {args}", "api_utils.py:286"),
     )
     if version_tuple(vllm_version) < version_tuple(profile.min_vllm_version):
         error = f"Model architectures ['{profile.architecture}'] are not supported for now."
@@ -208,8 +237,8 @@ def startup_script(
         add(st.process_s * 0.5, "failed", *lines, error=error)
         return steps
     config_lines = [
-        api(f"Resolved architecture: {profile.architecture}", "model.py:547"),
-        api(f"Using max model len {s.max_model_len}", "model.py:1510"),
+        api(f"Resolved architecture: {profile.architecture}", "model.py:733"),
+        api(f"Using max model len {s.max_model_len}", "model.py:2152"),
     ]
     if s.kv_cache_dtype.startswith("fp8"):
         config_lines.append(
@@ -256,7 +285,7 @@ def startup_script(
         add(1.0, "failed", *engine_failure(free_error), error=free_error)
         return steps
 
-    load_lines = [engine(f"Starting to load model {model}...", "gpu_model_runner.py:2602")]
+    load_lines = [worker(f"Starting to load model {model}...", "gpu_model_runner.py:4872")]
     if profile.quantization == "modelopt_fp4":
         load_lines.append(
             engine(
@@ -271,7 +300,7 @@ def startup_script(
     load_lines += [
         engine("Using FLASHINFER attention backend.", "cuda.py:366"),
         engine("Using model weights format ['*.safetensors']", "weight_utils.py:392"),
-        bare(ENGINE, _tqdm("Loading safetensors checkpoint shards", 0, st.shards, 1.0)),
+        bare(WORKER, _tqdm("Loading safetensors checkpoint shards", 0, st.shards, 1.0)),
     ]
     add(1.0, "weights", *load_lines)
     per_shard = st.weights_s / st.shards
@@ -279,16 +308,16 @@ def startup_script(
         add(
             per_shard,
             None,
-            bare(ENGINE, _tqdm("Loading safetensors checkpoint shards", i, st.shards, per_shard)),
+            bare(WORKER, _tqdm("Loading safetensors checkpoint shards", i, st.shards, per_shard)),
         )
     add(
         0.5,
         None,
-        engine(f"Loading weights took {st.weights_s:.2f} seconds", "default_loader.py:267"),
-        engine(
+        worker(f"Loading weights took {st.weights_s:.2f} seconds", "default_loader.py:502"),
+        worker(
             f"Model loading took {plan.weights_bytes / GIB:.2f} GiB memory and "
             f"{st.weights_s + 1.6:.6f} seconds",
-            "gpu_model_runner.py:2653",
+            "gpu_model_runner.py:5150",
         ),
     )
     add(
@@ -319,12 +348,11 @@ def startup_script(
     add(
         st.profile_s,
         "kv_cache",
-        engine(f"Available KV cache memory: {plan.kv_available_bytes / GIB:.2f} GiB", "gpu_worker.py:298"),
-        engine(f"GPU KV cache size: {_num(plan.kv_tokens)} tokens", "kv_cache_utils.py:1087"),
+        worker(f"Available KV cache memory: {plan.kv_available_bytes / GIB:.2f} GiB", "gpu_worker.py:760"),
         engine(
-            f"Maximum concurrency for {_num(s.max_model_len)} tokens per request: "
-            f"{plan.max_concurrency:.2f}x",
-            "kv_cache_utils.py:1091",
+            f"GPU KV cache size: {_num(plan.kv_tokens)} tokens, Maximum concurrency for "
+            f"{_num(s.max_model_len)} tokens per request: {plan.max_concurrency:.2f}x",
+            "kv_cache_utils.py:2327",
         ),
     )
     graphs = st.graphs_s
@@ -332,46 +360,53 @@ def startup_script(
         0.5,
         "graphs",
         bare(
-            ENGINE,
+            WORKER,
             "Capturing CUDA graphs (mixed prefill-decode, PIECEWISE): 0%|          | 0/67 [00:00<?, ?it/s]",
         ),
     )
     add(
         graphs * 0.6,
         None,
-        bare(ENGINE, _bar("Capturing CUDA graphs (mixed prefill-decode, PIECEWISE)", 67, graphs * 0.6)),
+        bare(WORKER, _bar("Capturing CUDA graphs (mixed prefill-decode, PIECEWISE)", 67, graphs * 0.6)),
     )
-    add(graphs * 0.4, None, bare(ENGINE, _bar("Capturing CUDA graphs (decode, FULL)", 35, graphs * 0.4)))
-    init_s = st.profile_s + graphs + st.dynamo_s + st.compile_s + 2.0
+    add(graphs * 0.4, None, bare(WORKER, _bar("Capturing CUDA graphs (decode, FULL)", 35, graphs * 0.4)))
+    compile_s = st.dynamo_s + st.compile_s
+    init_s = st.profile_s + graphs + compile_s + 2.0
     add(
         0.3,
         None,
-        engine(
+        worker(
             f"Graph capturing finished in {round(graphs)} secs, took {plan.cuda_graph_bytes / GIB:.2f} GiB",
-            "gpu_model_runner.py:3480",
+            "gpu_model_runner.py:6582",
         ),
+    )
+    add(
+        0.4,
+        None,
         engine(
-            f"init engine (profile, create kv cache, warmup model) took {init_s:.2f} seconds", "core.py:210"
+            f"init engine (profile, create kv cache, warmup model) took {init_s:.2f} s "
+            f"(compilation: {compile_s:.2f} s)",
+            "core.py:402",
         ),
     )
     api_lines = [
         api(
             "Engine 000: vllm cache_config_info with initialization after num_gpu_blocks is: "
             f"{plan.num_blocks}",
-            "loggers.py:147",
+            "loggers.py:351",
         ),
-        api("Supported_tasks: ['generate']", "api_server.py:1634"),
-        api(f"Starting vLLM server on http://{host}:{port}"),
-        api("Available routes are:", "launcher.py:34"),
-        *(api(f"Route: {path}, Methods: {methods}", "launcher.py:42") for path, methods in ROUTES),
+        api("Supported tasks: ['generate']", "entry.py:136"),
+        api(f"Starting vLLM server on http://{host}:{port}", "entry.py:140"),
+        api("Available routes are:", "launcher.py:186"),
+        *(api(f"Route: {path}, Methods: {methods}", "launcher.py:195") for path, methods in ROUTES),
     ]
     add(st.api_s * 0.5, "api", *api_lines)
     add(
         st.api_s * 0.5,
         "ready",
-        bare(API, f"INFO:     Started server process [{API_PID}]"),
-        bare(API, "INFO:     Waiting for application startup."),
-        bare(API, "INFO:     Application startup complete."),
+        bare(UVICORN, f"INFO:     Started server process [{API_PID}]"),
+        bare(UVICORN, "INFO:     Waiting for application startup."),
+        bare(UVICORN, "INFO:     Application startup complete."),
     )
     return steps
 
@@ -406,8 +441,8 @@ def crash_lines(error: str) -> tuple[LogLine, ...]:
 
 def shutdown_lines() -> Sequence[LogLine]:
     return (
-        bare(API, "INFO:     Shutting down"),
-        bare(API, "INFO:     Waiting for application shutdown."),
-        bare(API, "INFO:     Application shutdown complete."),
-        bare(API, f"INFO:     Finished server process [{API_PID}]"),
+        bare(UVICORN, "INFO:     Shutting down"),
+        bare(UVICORN, "INFO:     Waiting for application shutdown."),
+        bare(UVICORN, "INFO:     Application shutdown complete."),
+        bare(UVICORN, f"INFO:     Finished server process [{API_PID}]"),
     )

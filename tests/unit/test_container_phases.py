@@ -12,7 +12,7 @@ from sparktop.sim.memory import plan_memory
 from sparktop.sim.profiles import PROFILES, get_profile
 from tests.support.frames import sim_startup_lines
 
-ORDER = ["engine", "weights", "compile", "kv_cache", "graphs", "api"]
+ORDER = ["engine", "weights", "compile", "kv_cache", "graphs", "warmup", "api"]
 
 
 def sim_lines(profile_name: str, **kw: object) -> list[tuple[float, str]]:

@@ -13,7 +13,7 @@ from sparktop.sim.memory import plan_memory
 from sparktop.sim.profiles import PROFILES
 
 VLLM_LINE = re.compile(
-    r"^\((APIServer|EngineCore_DP0) pid=\d+\) (INFO|WARNING|ERROR) \d\d-\d\d \d\d:\d\d:\d\d \[\w+\.py:\d+\] "
+    r"^\((APIServer|EngineCore|Worker) pid=\d+\) (INFO|WARNING|ERROR) \d\d-\d\d \d\d:\d\d:\d\d \[\w+\.py:\d+\] "
 )
 
 
@@ -47,7 +47,8 @@ def test_the_log_has_the_real_startup_messages_in_vllms_format() -> None:
     lines = rendered(script())
     text = "\n".join(lines)
     for needle in (
-        "vLLM server version 0.20.1, serving model nvidia/Gemma-4-26B-A4B-NVFP4",
+        "█  version 0.20.1",
+        "█  model   nvidia/Gemma-4-26B-A4B-NVFP4",
         "Resolved architecture: Gemma4ForConditionalGeneration",
         "Chunked prefill is enabled with max_num_batched_tokens=8192.",
         "Loading safetensors checkpoint shards: 100% Completed | 4/4",
@@ -55,7 +56,7 @@ def test_the_log_has_the_real_startup_messages_in_vllms_format() -> None:
         "Model loading took 18.00 GiB memory",
         "torch.compile took",
         "GPU KV cache size: ",
-        "Maximum concurrency for 131,072 tokens per request:",
+        " tokens, Maximum concurrency for 131,072 tokens per request:",
         "Capturing CUDA graphs (mixed prefill-decode, PIECEWISE): 100%",
         "init engine (profile, create kv cache, warmup model) took",
         "Starting vLLM server on http://0.0.0.0:8000",

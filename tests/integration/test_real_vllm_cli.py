@@ -1,0 +1,184 @@
+"""sparktop against a REAL vLLM (CPU build, tiny model): snapshot, load, watch --record, report, replay.
+
+The server's own counters, read with prometheus-client's parser, are the oracle: what sparktop's load
+generator counts must equal what the server counted, exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sparktop.commands.watch import format_line
+from sparktop.recording.reader import Recording
+from sparktop.recording.replay import ReplayFeed
+from tests.integration.real_vllm_helpers import Counters, counters, samples, sparktop, spawn, total
+from tests.realvllm.server import MODEL_NAME, RealVllm
+
+pytestmark = [pytest.mark.real_vllm, pytest.mark.slow]
+
+
+def load_json(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def client_counts(data: dict[str, Any]) -> Counters:
+    """What the load generator counted, warm-up requests included (the server saw those too)."""
+    records = data["requests"]
+    assert isinstance(records, list) and records
+    ok = [r for r in records if r["ok"]]
+    return Counters(
+        finished=len(ok),
+        prompt_tokens=sum(r["prompt_tokens"] for r in ok),
+        generation_tokens=sum(r["output_tokens"] for r in ok),
+        preemptions=0,
+    )
+
+
+def test_snapshot_reads_every_canonical_field_of_a_real_server(real_vllm: RealVllm) -> None:
+    result = sparktop("snapshot", real_vllm.url, "--json")
+    assert result.returncode == 0, result.stderr
+    snap = json.loads(result.stdout)
+    page = samples(httpx.get(real_vllm.url + "/metrics").text)  # idle: nothing moves in between
+    assert snap["models"] == [MODEL_NAME] and snap["engines"] == ["0"]
+    for field, series in {
+        "requests_running": "vllm:num_requests_running",
+        "requests_waiting": "vllm:num_requests_waiting",
+        "kv_cache_usage": "vllm:kv_cache_usage_perc",
+        "prompt_tokens_total": "vllm:prompt_tokens_total",
+        "generation_tokens_total": "vllm:generation_tokens_total",
+        "preemptions_total": "vllm:num_preemptions_total",
+        "prefix_cache_queries_total": "vllm:prefix_cache_queries_total",
+        "prefix_cache_hits_total": "vllm:prefix_cache_hits_total",
+    }.items():
+        assert snap[field] == pytest.approx(total(page, series)), field
+    assert snap["generation_tokens_total"] > 0  # the warm-up request
+    # what it cannot know is unknown with a reason: this server has no V0 swap and no speculation
+    assert set(snap["unknown"]) == {
+        "requests_swapped",
+        "spec_decode_drafts_total",
+        "spec_decode_draft_tokens_total",
+        "spec_decode_accepted_tokens_total",
+    }
+    assert all(snap[name] is None for name in snap["unknown"])
+    names = {
+        "ttft": "vllm:time_to_first_token_seconds",
+        "itl": "vllm:inter_token_latency_seconds",
+        "e2e": "vllm:e2e_request_latency_seconds",
+        "queue": "vllm:request_queue_time_seconds",
+        "prefill": "vllm:request_prefill_time_seconds",
+        "decode": "vllm:request_decode_time_seconds",
+    }
+    for key, series in names.items():
+        hist = snap["histograms"][key]
+        assert hist is not None, key
+        assert hist["count"] == total(page, series + "_count") > 0, key
+        assert hist["sum"] == pytest.approx(total(page, series + "_sum")), key
+    cache = snap["cache_config"]
+    assert int(cache["kv_cache_size_tokens"]) > 0 and cache["enable_prefix_caching"] == "True"
+
+    plain = sparktop("snapshot", real_vllm.url)
+    assert plain.returncode == 0 and MODEL_NAME in plain.stdout and "unknown:" in plain.stdout
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "shape"),
+    [
+        ("completions", ["--concurrency", "4", "--input-len", "48", "--output-len", "24", "--requests", "8"]),
+        ("chat", ["--concurrency", "3", "--input-len", "40", "--output-len", "20", "--requests", "6"]),
+        ("completions", ["--rate", "20", "--num-prompts", "16", "--input-len", "32", "--output-len", "16"]),
+    ],
+    ids=["closed-completions", "closed-chat", "open-completions"],
+)
+def test_load_counts_exactly_what_the_server_counted(
+    real_vllm: RealVllm, tmp_path: Path, endpoint: str, shape: list[str]
+) -> None:
+    before = counters(real_vllm.url)
+    out = tmp_path / "load.json"
+    result = sparktop(
+        "load",
+        real_vllm.url,
+        "--endpoint",
+        endpoint,
+        *shape,
+        "--json",
+        str(out),
+        "--no-record",
+        "--seed",
+        "7",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    served = counters(real_vllm.url) - before
+    data = load_json(out)
+    counted = client_counts(data)
+    assert data["failed"] == 0
+    assert counted.finished == served.finished > 0
+    assert counted.generation_tokens == served.generation_tokens > 0
+    assert data["total_output_tokens"] == served.generation_tokens
+    if endpoint == "completions":  # token-id prompts: exact lengths, unique prompts (no cache hits)
+        assert counted.prompt_tokens == served.prompt_tokens
+    # streaming: every request's tokens came as chunks with a first-token time
+    requests = data["requests"]
+    assert isinstance(requests, list)
+    records = [r for r in requests if r["ok"]]
+    assert all(r["first_token"] is not None and r["first_token"] <= r["end"] for r in records)
+    assert all(r["finish_reason"] == "length" for r in records)
+
+
+def test_watch_record_then_report_and_replay_show_what_the_server_did(
+    real_vllm: RealVllm, tmp_path: Path
+) -> None:
+    recording = tmp_path / "real.sparktop"
+    lines_file = tmp_path / "watch.out"
+    watch = spawn(
+        "watch", real_vllm.url, "--headless", "--interval", "0.5", "--record", str(recording),
+        stdout=lines_file,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while lines_file.read_text().count("state=healthy") < 2:
+            assert time.monotonic() < deadline and watch.poll() is None, lines_file.read_text()
+            time.sleep(0.2)
+        before = counters(real_vllm.url)
+        loaded = tmp_path / "load.json"
+        result = sparktop(
+            "load", real_vllm.url, "--concurrency", "4", "--input-len", "64", "--output-len", "48",
+            "--requests", "12", "--json", str(loaded), "--no-record",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        served = counters(real_vllm.url) - before
+        time.sleep(2.0)  # two more scrapes see the counters settled
+    finally:
+        watch.terminate()
+        watch.wait(30)
+    printed = [line for line in lines_file.read_text().splitlines() if not line.startswith("#")]
+    assert any(" running=4 " in line for line in printed), "the load never showed as 4 running"
+
+    # the watch saw the server idle before the load and after it: the report's server-side totals
+    # (counter deltas over the recording) are exactly what the server counted for the load
+    report = sparktop("report", str(recording), "--format", "json")
+    assert report.returncode == 0, report.stderr
+    run = json.loads(report.stdout)["recordings"][0]
+    assert run["model"] == MODEL_NAME and run["simulated"] is False
+    assert run["server"]["requests_finished"] == served.finished == 12
+    assert run["server"]["generation_tokens"] == served.generation_tokens == 12 * 48
+    assert run["server"]["prompt_tokens"] == served.prompt_tokens
+    assert run["server"]["peak_running"] == 4
+
+    # replay: at every recorded scrape the replayed frame prints the line the live watch printed
+    with Recording.open(recording) as rec:
+        assert not rec.simulated
+        replay = ReplayFeed(rec, playing=False, span_s=300.0)
+        replayed = []
+        for t in rec.times(("scrape",)):
+            replay._feed_until(t)
+            replayed.append(format_line(replay.session.frame(300.0, now=t)))
+    common = [line for line in printed if line in replayed]
+    assert len(printed) > 5 and len(common) >= len(printed) - 1  # the watch may be stopped mid-write
