@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -168,7 +169,7 @@ def vllm_page(style: str, engines: int, seed: int, spec: int = 0) -> str:
 
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("engines", [1, 2])
-def test_real_vllm_pages_match_prometheus_client(style: str, engines: int) -> None:
+def test_simulated_vllm_pages_match_prometheus_client(style: str, engines: int) -> None:
     for seed in range(3):
         text = vllm_page(style, engines, seed, spec=3 if style == "current" else 0)
         expected = oracle(text)
@@ -177,6 +178,20 @@ def test_real_vllm_pages_match_prometheus_client(style: str, engines: int) -> No
         parser = SeriesParser()
         assert same(fast(parser, text), expected)
         assert same(fast(parser, text), expected)
+
+
+REAL_PAGES = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "real-vllm").glob("*.metrics"))
+
+
+@pytest.mark.parametrize("path", REAL_PAGES, ids=lambda p: p.stem)
+def test_captured_real_vllm_pages_match_prometheus_client(path: Path) -> None:
+    text = path.read_text()
+    expected = oracle(text)
+    assert len(expected) > 400  # every family, its _created gauge, process and python series
+    assert same(ours(text), expected)
+    parser = SeriesParser()
+    assert same(fast(parser, text), expected)
+    assert same(fast(parser, text), expected)
 
 
 def test_page_with_changed_values_reuses_series_but_not_values() -> None:
