@@ -387,6 +387,11 @@ def _add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="who generates the load (default: sparktop's own generator)",
     )
     tools.add_argument("--container", metavar="NAME", help="run the tool inside this container (docker exec)")
+    tools.add_argument(
+        "--tokenizer",
+        metavar="PATH",
+        help="the tool's tokenizer: a local folder or tokenizer.json (else it asks the Hugging Face hub)",
+    )
     tools.add_argument("--verbose", "-v", action="store_true", help="show the tool's own output")
     _recording_options(p, default_on=True)
     p.set_defaults(handler=_command("load"))

@@ -487,6 +487,7 @@ def run_external(
                     endpoint=endpoint,
                     result_dir=result_dir,
                     result_file="result.json" if on_host else None,
+                    tokenizer=args.tokenizer,
                 )
                 if api_key:
                     env["OPENAI_API_KEY"] = api_key
@@ -499,6 +500,8 @@ def run_external(
                     model=model,
                     api_key=api_key,
                     result_file=str(Path(tmp) / "result.json") if on_host else None,
+                    tokenizer=args.tokenizer,
+                    skip_coherence=asyncio.run(external.simulated_target(url)),
                 )
             if not on_host:
                 cmd = external.docker_exec(args.container, cmd, env_names)

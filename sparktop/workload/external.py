@@ -15,6 +15,12 @@ Figures a tool does not report stay ``Unknown`` with the reason; nothing is made
 untrusted text: it is cleaned of terminal escapes before it is shown, and parsers accept only the
 shapes they know. An API key reaches ``vllm bench serve`` through its environment
 (``OPENAI_API_KEY``) and is masked wherever a command line is shown.
+
+Both tools load the model's tokenizer from the Hugging Face hub unless told where one is
+(``tokenizer``: a local folder or ``tokenizer.json``; needed where the hub cannot be reached).
+llama-benchy first asks the model for the capital of France and gives up unless the answer says
+Paris; the simulated Spark (``/version`` says ``"sparktop_simulated": true``) answers made-up text,
+so against it that check is skipped (``skip_coherence``).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any
 from sparktop.fmt import clean
 from sparktop.model import ItlSummary, RequestRecord, Unknown
 from sparktop.recording.redact import redact_argv
+from sparktop.vllm.scrape import Scraper
 from sparktop.workload.spec import ClosedLoop, OpenLoop, Workload
 from sparktop.workload.summary import LatencyFigures, Summary, itl_summary, latency_figures
 
@@ -619,6 +626,7 @@ def vllm_bench_command(
     result_dir: str | None = None,
     result_file: str | None = None,
     executable: Sequence[str] = ("vllm",),
+    tokenizer: str | None = None,
 ) -> list[str]:
     """The ``vllm bench serve`` command for an open-loop workload (H, I, J or an ad-hoc shape)."""
     stage = _open_stage(workload)
@@ -648,6 +656,8 @@ def vllm_bench_command(
     ]
     if model:
         cmd += ["--model", model]
+    if tokenizer:
+        cmd += ["--tokenizer", tokenizer]
     if stage.lengths == "conversation":
         raise ExternalError(
             "the conversation-like lengths are sparktop's stand-in for ShareGPT; run vllm bench serve "
@@ -687,12 +697,15 @@ def llama_benchy_command(
     api_key: str | None = None,
     result_file: str | None = None,
     executable: Sequence[str] = ("llama-benchy",),
+    tokenizer: str | None = None,
+    skip_coherence: bool = False,
 ) -> list[str]:
     """The llama-benchy command for a closed-loop workload (A..G or an ad-hoc shape).
 
     llama-benchy runs every combination of its lists, so the workload's steps must form a grid;
     its ``--depth`` counts context tokens, so a multi-turn stage is sent as its published form
-    (``--depth`` = the number of earlier turns, as the arena's E command did)."""
+    (``--depth`` = the number of earlier turns, as the arena's E command did). ``skip_coherence``:
+    the target cannot answer "Paris" (the simulated Spark)."""
     stages = [s for s in workload.stages if isinstance(s, ClosedLoop)]
     if not stages or len(stages) != len(workload.stages):
         raise ExternalError(f"llama-benchy runs closed-loop steps; {workload.name} is not only those")
@@ -724,6 +737,10 @@ def llama_benchy_command(
     ]
     if not any(s.warmup for s in stages):
         cmd.append("--no-warmup")
+    if tokenizer:
+        cmd += ["--tokenizer", tokenizer]
+    if skip_coherence:
+        cmd.append("--skip-coherence")
     if api_key:
         cmd += ["--api-key", api_key]
     if result_file is not None:
@@ -731,6 +748,15 @@ def llama_benchy_command(
     else:
         cmd += ["--format", "md"]
     return cmd
+
+
+async def simulated_target(url: str, timeout_s: float = 5.0) -> bool:
+    """Is ``url`` the simulated Spark? Its ``/version`` says so (``"sparktop_simulated": true``);
+    False when the server cannot be asked."""
+    scraper = Scraper(url, connect_timeout=timeout_s, read_timeout=timeout_s)
+    async with scraper:
+        info = await scraper.info()
+    return info.simulated
 
 
 def shown(cmd: Sequence[str]) -> str:

@@ -260,3 +260,15 @@ def test_shapes_the_tools_cannot_run_are_refused() -> None:
         external.vllm_bench_command(get_preset("I"), "http://h:1", model=None)
     with pytest.raises(external.ExternalError, match="closed-loop"):
         external.llama_benchy_command(get_preset("smoke"), "http://h:1", model="m")
+
+
+def test_a_local_tokenizer_reaches_both_tools_and_the_coherence_check_can_be_skipped() -> None:
+    cmd = external.llama_benchy_command(
+        get_preset("A"), "http://h:8000", model="m", tokenizer="/models/tok", skip_coherence=True
+    )
+    assert cmd[cmd.index("--tokenizer") + 1] == "/models/tok" and "--skip-coherence" in cmd
+    plain = external.llama_benchy_command(get_preset("A"), "http://h:8000", model="m")
+    assert "--tokenizer" not in plain and "--skip-coherence" not in plain
+    bench = external.vllm_bench_command(get_preset("H"), "http://h:8000", model=None, tokenizer="/models/tok")
+    assert bench[bench.index("--tokenizer") + 1] == "/models/tok"
+    assert "--tokenizer" not in external.vllm_bench_command(get_preset("H"), "http://h:8000", model=None)
