@@ -143,6 +143,15 @@ FATAL_PATTERNS: tuple[FatalPattern, ...] = (
         phase="engine",
     ),
     FatalPattern(
+        "shm",
+        re.compile(r"Insufficient space in /dev/shm"),
+        _const(
+            "the container's /dev/shm is too small for vLLM's shared memory: give it more "
+            '(shm_size = "8g" in the profile, docker run --shm-size 8g) or share the host\'s (--ipc=host)'
+        ),
+        phase="engine",
+    ),
+    FatalPattern(
         "engine-init",
         re.compile(r"Engine core initialization failed"),
         _const("the root cause is in the log lines above it"),

@@ -1,14 +1,22 @@
-"""The OpenAI-compatible API as vLLM serves it: request validation, error bodies, response shapes.
+"""The OpenAI-compatible API as vLLM 0.32 serves it: request validation, error bodies, response bodies.
 
 Errors follow vLLM's ``ErrorResponse``: ``{"error": {"message", "type", "param", "code"}}``. Request
 bodies that do not parse or do not fit the schema answer 400 with type ``"Bad Request"`` (vLLM's
-``RequestValidationError`` handler, message in pydantic's words); an unknown model answers 404
-``NotFoundError``; semantic checks (context length, max_tokens, sampling parameters) answer 400
-``BadRequestError`` with vLLM's messages, ``(parameter=..., value=...)`` suffix included.
+``RequestValidationError`` handler: ``"1 validation error:\n  {...}"`` in pydantic's words, the
+location dotted into ``param``); an unknown model answers 404 ``NotFoundError``; semantic checks
+(context length, max_tokens, sampling parameters) answer 400 ``BadRequestError`` with vLLM's
+messages, ``(parameter=..., value=...)`` suffix included where vLLM names the parameter.
+
+A request asks for ``n`` choices (each its own engine request), and may ask for log-probabilities
+(chat: ``logprobs``/``top_logprobs``; completions: ``logprobs: k``), the prompt's
+(``prompt_logprobs``), the prompt echoed (completions' ``echo``) and the token ids
+(``return_token_ids``); the streamed chunks are in ``chunks.py``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,8 +25,11 @@ from typing import Any, Literal
 import orjson
 
 from sparktop.sim import tokens
+from sparktop.sim.logprobs import MAX_LOGPROBS
 
-Kind = Literal["chat", "completion"]
+Kind = Literal["chat", "completion", "responses"]
+MAX_N = 16384
+"""vLLM's ``VLLM_MAX_N_SEQUENCES`` default."""
 
 
 class ApiError(Exception):
@@ -45,13 +56,67 @@ class ApiError(Exception):
         return orjson.dumps(self.payload())
 
 
-def validation_error(errors: list[dict[str, Any]]) -> ApiError:
-    """A schema error as vLLM's ``RequestValidationError`` handler words it (400 "Bad Request")."""
-    return ApiError(400, "Bad Request", repr(errors))
+_ERROR_KEYS = ("type", "loc", "msg", "input", "ctx")
+_MAX_REPORTED_ERRORS = 10
+_MAX_ERROR_INPUT_CHARS = 200
 
 
-def bad_request(message: str, param: str | None = None, value: object = None) -> ApiError:
-    """A ``VLLMValidationError``: the message gains ``(parameter=..., value=...)``."""
+def _error_input(value: object) -> str:
+    """A validation error's ``input`` as vLLM bounds it: containers described, the rest as text."""
+    if isinstance(value, (list, tuple, dict)):
+        return f"<{type(value).__name__} of {len(value)} items>"
+    if isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, float):
+        text = repr(value)
+    else:
+        text = value if isinstance(value, str) else str(value)
+    return text[:_MAX_ERROR_INPUT_CHARS] + "...[truncated]" if len(text) > _MAX_ERROR_INPUT_CHARS else text
+
+
+def _dotted(loc: tuple[object, ...]) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def _format_error(err: dict[str, Any] | str) -> str:
+    if isinstance(err, str):
+        return err
+    shown: dict[str, Any] = {}
+    for key in _ERROR_KEYS:
+        if key not in err:
+            continue
+        value = err[key]
+        if key == "loc":
+            value = _dotted(tuple(value))
+        elif key == "input":
+            value = _error_input(value)
+        shown[key] = value
+    return str(shown)
+
+
+def validation_error(errors: list[dict[str, Any] | str]) -> ApiError:
+    """Schema errors as vLLM 0.32's ``RequestValidationError`` handler words them (400 "Bad Request"):
+    ``"N validation error(s):"`` then one line per error (at most ten), ``param`` the first
+    error's location, dotted (``body.max_tokens``)."""
+    count = len(errors)
+    label = "error" if count == 1 else "errors"
+    message = f"{count} validation {label}:\n" + "".join(
+        f"  {_format_error(e)}\n" for e in errors[:_MAX_REPORTED_ERRORS]
+    )
+    if count > _MAX_REPORTED_ERRORS:
+        message += f"  ...and {count - _MAX_REPORTED_ERRORS} more {label}\n"
+    first = errors[0] if errors else None
+    param = _dotted(tuple(first["loc"])) if isinstance(first, dict) and "loc" in first else None
+    return ApiError(400, "Bad Request", message.rstrip(), param)
+
+
+def bad_request(
+    message: str, param: str | None = None, value: object = None, *, named: bool = True
+) -> ApiError:
+    """A ``VLLMValidationError``: the message gains ``(parameter=..., value=...)``; one raised without
+    naming its parameter (``named=False``) has no suffix and a ``null`` param."""
+    if not named:
+        return ApiError(400, "BadRequestError", message, None)
     extras = []
     if param is not None:
         extras.append(f"parameter={param}")
@@ -61,8 +126,10 @@ def bad_request(message: str, param: str | None = None, value: object = None) ->
     return ApiError(400, "BadRequestError", text, param)
 
 
-def model_not_found(model: str) -> ApiError:
-    return ApiError(404, "NotFoundError", f"The model `{model}` does not exist.", "model")
+def model_not_found(model: str, served: str) -> ApiError:
+    return ApiError(
+        404, "NotFoundError", f"The model `{model}` does not exist. Valid aliases: {served}.", "model"
+    )
 
 
 def engine_dead() -> ApiError:
@@ -89,7 +156,7 @@ class ServedModel:
 
 @dataclass(frozen=True, slots=True)
 class GenerationRequest:
-    """A validated completion or chat request."""
+    """A validated completion, chat or responses request."""
 
     kind: Kind
     model: str
@@ -105,6 +172,24 @@ class GenerationRequest:
     seed: int | None
     thinking: bool
     prompt_digest: int
+    n: int = 1
+    """Choices asked for: each is its own engine request."""
+    logprobs: int | None = None
+    """Alternatives per generated token (chat's ``top_logprobs``, completions' ``logprobs``); None: no
+    log-probabilities."""
+    prompt_logprobs: int | None = None
+    echo: bool = False
+    return_token_ids: bool = False
+    prompt_ids: tuple[int, ...] = ()
+    """The prompt's token ids, kept when the answer shows them (``return_token_ids``, echo)."""
+    prompt_text: str | None = None
+    """A completion's prompt text, kept for ``echo``."""
+    prompt_pieces: tuple[str, ...] = ()
+    """The text of each prompt token, kept for ``echo`` and ``prompt_logprobs``."""
+    temperature: float = 1.0
+    top_p: float = 1.0
+    instructions: str | None = None
+    """``/v1/responses``: the system message given as ``instructions``."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -114,15 +199,23 @@ class GenerationRequest:
 def _loads(body: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+    except orjson.JSONDecodeError:
+        # FastAPI parses with the standard library: its position and words are the ones reported
+        pos, msg = 0, "Expecting value"
+        try:
+            json.loads(body)
+        except json.JSONDecodeError as exc:
+            pos, msg = exc.pos, exc.msg
+        except (UnicodeDecodeError, RecursionError):
+            pass
         raise validation_error(
             [
                 {
                     "type": "json_invalid",
-                    "loc": ("body", exc.pos),
+                    "loc": ("body", pos),
                     "msg": "JSON decode error",
                     "input": {},
-                    "ctx": {"error": exc.msg},
+                    "ctx": {"error": msg},
                 }
             ]
         ) from None
@@ -166,41 +259,46 @@ def _int(data: Mapping[str, Any], key: str, default: int | None) -> int | None:
         }
     else:
         err = {"type": "int_type", "msg": "Input should be a valid integer"}
-    raise validation_error([{**err, "loc": ("body", key), "input": value}])
+    raise validation_error([{"type": err["type"], "loc": ("body", key), "msg": err["msg"], "input": value}])
 
 
 def _float(data: Mapping[str, Any], key: str) -> float | None:
     value = data.get(key)
     if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
         return None if value is None else float(value)
-    raise validation_error(
-        [
-            {
-                "type": "float_type",
-                "loc": ("body", key),
-                "msg": "Input should be a valid number",
-                "input": value,
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            err = {
+                "type": "float_parsing",
+                "msg": "Input should be a valid number, unable to parse string as a number",
             }
-        ]
-    )
+    else:
+        err = {"type": "float_type", "msg": "Input should be a valid number"}
+    raise validation_error([{"type": err["type"], "loc": ("body", key), "msg": err["msg"], "input": value}])
 
 
-def _bool(data: Mapping[str, Any], key: str, default: bool) -> bool:
+_TRUE = frozenset(("1", "on", "t", "true", "y", "yes"))
+_FALSE = frozenset(("0", "off", "f", "false", "n", "no"))
+
+
+def _bool(data: Mapping[str, Any], key: str, default: bool, loc: tuple[str, ...] = ("body",)) -> bool:
+    """A boolean as pydantic's lax mode reads one: also ``"yes"``/``"no"``, ``1``/``0``..."""
     value = data.get(key, default)
     if value is None:
         return default
     if isinstance(value, bool):
         return value
-    raise validation_error(
-        [
-            {
-                "type": "bool_type",
-                "loc": ("body", key),
-                "msg": "Input should be a valid boolean",
-                "input": value,
-            }
-        ]
-    )
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    if isinstance(value, (str, int, float)):
+        err = {"type": "bool_parsing", "msg": "Input should be a valid boolean, unable to interpret input"}
+    else:
+        err = {"type": "bool_type", "msg": "Input should be a valid boolean"}
+    raise validation_error([{"type": err["type"], "loc": (*loc, key), "msg": err["msg"], "input": value}])
 
 
 def _str_or_none(data: Mapping[str, Any], key: str) -> str | None:
@@ -227,15 +325,32 @@ def check_model(requested: str | None, served: ServedModel) -> str:
     """The served name to answer with; 404 for any other model."""
     if requested is None or requested == served.name:
         return served.name
-    raise model_not_found(requested)
+    raise model_not_found(requested, served.name)
 
 
-def _prompt_ids(prompt: object) -> list[int]:
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A request's prompt: its token ids, and its text when it was given as text."""
+
+    ids: list[int]
+    text: str | None = None
+    messages: list[dict[str, Any]] | None = None
+
+    def pieces(self) -> list[str]:
+        """The text of each token (what echo and prompt logprobs show)."""
+        if self.messages is not None:
+            return tokens.chat_pieces(self.messages)
+        if self.text is not None:
+            return tokens.prompt_pieces(self.text)
+        return [tokens.piece_text(t) for t in self.ids]
+
+
+def _prompt(prompt: object) -> Prompt:
     """A completion ``prompt``: text, a token-id list, or a one-element batch of either."""
     if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], (str, list)):
         prompt = prompt[0]
-    if isinstance(prompt, str):
-        return tokens.encode_prompt(prompt)
+    if isinstance(prompt, str) and prompt:
+        return Prompt(tokens.encode_prompt(prompt), prompt)
     if (
         isinstance(prompt, list)
         and prompt
@@ -243,36 +358,30 @@ def _prompt_ids(prompt: object) -> list[int]:
     ):
         for t in prompt:
             if not 0 <= t < tokens.VOCAB_SIZE:
-                raise bad_request(f"Token id {t} is out of vocabulary", "prompt")
-        return list(prompt)
+                raise bad_request(f"Token id {t} is out of vocabulary", named=False)
+        return Prompt(list(prompt))
     if isinstance(prompt, list) and len(prompt) > 1:
         raise bad_request(
             "Batched prompts are not supported by sparktop's simulated server; send one prompt per request.",
             "prompt",
         )
-    raise validation_error(
-        [
-            {
-                "type": "value_error",
-                "loc": ("body",),
-                "msg": "Value error, Either prompt or prompt_embeds must be provided and non-empty.",
-                "input": prompt,
-            }
-        ]
-    )
+    if isinstance(prompt, list):
+        raise bad_request("You must pass at least one prompt", named=False)
+    raise bad_request("Either prompt or prompt_embeds must be provided and non-empty.", "prompt")
 
 
-def _messages_ids(messages: object) -> list[int]:
+def _messages(data: Mapping[str, Any], field: str = "messages") -> list[dict[str, Any]]:
+    messages = data.get(field)
     if not isinstance(messages, list):
         if messages is None:
             raise validation_error(
-                [{"type": "missing", "loc": ("body", "messages"), "msg": "Field required", "input": None}]
+                [{"type": "missing", "loc": ("body", field), "msg": "Field required", "input": data}]
             )
         raise validation_error(
             [
                 {
                     "type": "list_type",
-                    "loc": ("body", "messages"),
+                    "loc": ("body", field),
                     "msg": "Input should be a valid list",
                     "input": messages,
                 }
@@ -284,32 +393,90 @@ def _messages_ids(messages: object) -> list[int]:
                 [
                     {
                         "type": "missing",
-                        "loc": ("body", "messages", i, "role"),
+                        "loc": ("body", field, i, "role"),
                         "msg": "Field required",
                         "input": m,
                     }
                 ]
             )
-    return tokens.encode_chat(messages)
+    return messages
+
+
+def _messages_ids(data: Mapping[str, Any]) -> list[int]:
+    return tokens.encode_chat(_messages(data))
+
+
+def _logprob_number(data: Mapping[str, Any], key: str) -> int | None:
+    """vLLM's own check, before the schema's: a log-probability count must be a number."""
+    value = data.get(key)
+    if value is not None and not isinstance(value, (int, float)):
+        raise bad_request(f"`{key}` must be an integer.", key, value)
+    return _int(data, key, None)
+
+
+def _check_logprob_counts(data: Mapping[str, Any], kind: Kind) -> None:
+    """The request models' ``check_logprobs`` validators (they run before the schema's checks)."""
+    prompt_logprobs = _logprob_number(data, "prompt_logprobs")
+    if prompt_logprobs is not None:
+        if data.get("stream") and (prompt_logprobs > 0 or prompt_logprobs == -1):
+            raise bad_request("`prompt_logprobs` are not available when `stream=True`.", "prompt_logprobs")
+        if prompt_logprobs < 0 and prompt_logprobs != -1:
+            raise bad_request(
+                "`prompt_logprobs` must be a positive value or -1.", "prompt_logprobs", prompt_logprobs
+            )
+    if kind == "completion":
+        logprobs = _logprob_number(data, "logprobs")
+        if logprobs is not None and logprobs < 0 and logprobs != -1:
+            raise bad_request("`logprobs` must be a positive value or -1.", "logprobs", logprobs)
+        return
+    top = _logprob_number(data, "top_logprobs")
+    if top is not None:
+        if top < 0 and top != -1:
+            raise bad_request("`top_logprobs` must be a positive value or -1.", "top_logprobs", top)
+        if (top == -1 or top > 0) and not data.get("logprobs"):
+            raise bad_request("when using `top_logprobs`, `logprobs` must be set to true.", "top_logprobs")
+
+
+def _check_logprob_limit(count: int | None, what: str, param: str) -> None:
+    if count is None or count == 0:
+        return
+    wanted = tokens.VOCAB_SIZE if count == -1 else count
+    if wanted > MAX_LOGPROBS:
+        raise bad_request(
+            f"Requested {what} logprobs of {wanted}, which is greater than max allowed: {MAX_LOGPROBS}",
+            param,
+            wanted,
+        )
 
 
 def parse_generation(kind: Kind, body: bytes, served: ServedModel) -> GenerationRequest:
-    """Validate a ``/v1/completions`` or ``/v1/chat/completions`` body in vLLM's order."""
+    """Validate a ``/v1/completions`` or ``/v1/chat/completions`` body in vLLM's order: its own
+    checks of the raw body, the schema, the model, the lengths, then the sampling parameters."""
     data = _loads(body)
+    if kind == "chat":
+        if data.get("stream_options") and not data.get("stream"):
+            raise bad_request("Stream options can only be defined when `stream=True`.", "stream_options")
+        _check_logprob_counts(data, kind)
+    else:
+        _check_logprob_counts(data, kind)
+        if data.get("stream_options") and not data.get("stream"):
+            raise bad_request("Stream options can only be defined when `stream=True`.", "stream_options")
+        if data.get("prompt") is None or data.get("prompt") == "":
+            raise bad_request("Either prompt or prompt_embeds must be provided and non-empty.", "prompt")
     model = _str_or_none(data, "model")
     if kind == "chat":
         max_tokens = _int(data, "max_completion_tokens", None)
         if max_tokens is None:
             max_tokens = _int(data, "max_tokens", None)
+        wants_logprobs = _bool(data, "logprobs", False)
+        top = _int(data, "top_logprobs", None)
+        logprobs = (top or 0) if wants_logprobs else None
+        echo = False
     else:
         max_tokens = _int(data, "max_tokens", 16)
-    min_tokens = _int(data, "min_tokens", 0) or 0
-    n = _int(data, "n", 1)
-    seed = _int(data, "seed", None)
-    temperature = _float(data, "temperature")
-    top_p = _float(data, "top_p")
+        logprobs = _int(data, "logprobs", None)
+        echo = _bool(data, "echo", False)
     stream = _bool(data, "stream", False)
-    ignore_eos = _bool(data, "ignore_eos", False)
     options = data.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise validation_error(
@@ -322,62 +489,123 @@ def parse_generation(kind: Kind, body: bytes, served: ServedModel) -> Generation
                 }
             ]
         )
-    if options is not None and not stream:
-        raise validation_error(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("body",),
-                    "msg": "Value error, Stream options can only be defined when `stream=True`.",
-                    "input": data,
-                }
-            ]
-        )
-    include_usage = bool(options and _bool(options, "include_usage", True))
-    continuous = bool(options and _bool(options, "continuous_usage_stats", False))
     kwargs = data.get("chat_template_kwargs")
     thinking = not (isinstance(kwargs, dict) and kwargs.get("enable_thinking") is False)
-    ids = _messages_ids(data.get("messages")) if kind == "chat" else _prompt_ids(data.get("prompt"))
+    if kind == "chat":
+        messages = _messages(data)
+        prompt = Prompt(tokens.encode_chat(messages), messages=messages)
+    else:
+        prompt = _prompt(data.get("prompt"))
+    return _generation(
+        kind,
+        data,
+        served,
+        model=model,
+        prompt=prompt,
+        max_tokens=max_tokens,
+        stream=stream,
+        options=options,
+        logprobs=logprobs,
+        echo=echo,
+        thinking=thinking,
+    )
+
+
+def _generation(
+    kind: Kind,
+    data: Mapping[str, Any],
+    served: ServedModel,
+    *,
+    model: str | None,
+    prompt: Prompt,
+    max_tokens: int | None,
+    stream: bool,
+    options: Mapping[str, Any] | None,
+    logprobs: int | None,
+    echo: bool,
+    thinking: bool,
+    max_tokens_param: str = "max_tokens",
+    instructions: str | None = None,
+) -> GenerationRequest:
+    """The checks every generation endpoint shares, after its own parsing."""
+    min_tokens = _int(data, "min_tokens", 0) or 0
+    n = _int(data, "n", 1)
+    seed = _int(data, "seed", None)
+    temperature = _float(data, "temperature")
+    top_p = _float(data, "top_p")
+    ignore_eos = _bool(data, "ignore_eos", False)
+    return_token_ids = _bool(data, "return_token_ids", False)
+    prompt_logprobs = _int(data, "prompt_logprobs", None)
+    include_usage = bool(
+        stream and options and _bool(options, "include_usage", True, ("body", "stream_options"))
+    )
+    continuous = bool(
+        stream and options and _bool(options, "continuous_usage_stats", False, ("body", "stream_options"))
+    )
+    ids = prompt.ids
 
     name = check_model(model, served)
-    count = len(ids)
     limit = served.max_model_len
-    if count >= limit:
+    if max_tokens is not None and max_tokens > limit:
         raise bad_request(
-            f"This model's maximum context length is {limit} tokens. However, your request has {count} input "
-            "tokens. Please reduce the length of the input messages.",
-            "input_tokens",
-            count,
-        )
-    if max_tokens is not None and count + max_tokens > limit:
-        raise bad_request(
-            f"'max_tokens' or 'max_completion_tokens' is too large: {max_tokens}. This model's maximum "
-            f"context length is {limit} tokens and your request has {count} input tokens "
-            f"({max_tokens} > {limit} - {count}).",
-            "max_tokens",
+            f"{max_tokens_param}={max_tokens} cannot be greater than max_model_len={limit}. "
+            "Please request fewer output tokens.",
+            max_tokens_param,
             max_tokens,
         )
-    if max_tokens is not None and max_tokens < 1:
-        raise bad_request(f"max_tokens must be at least 1, got {max_tokens}.", "max_tokens", max_tokens)
-    allowed = max_tokens if max_tokens is not None else limit - count
-    if min_tokens < 0:
+    count = len(ids)
+    if count > limit:
+        # a text prompt is tokenized only up to one token past the limit
+        shown = min(count, limit + 1) if prompt.text is not None or prompt.messages is not None else count
+        qualifier = "at least " if shown == limit + 1 else ""
         raise bad_request(
-            f"min_tokens must be greater than or equal to 0, got {min_tokens}.", "min_tokens", min_tokens
+            f"This model's maximum context length is {limit} tokens. However, your prompt contains "
+            f"{qualifier}{shown} input tokens, which exceeds this limit even without any output tokens. "
+            "Please reduce the length of the input prompt.",
+            "input_tokens",
+            shown,
         )
-    if min_tokens > allowed:
+    allowed = limit - count if max_tokens is None else min(max_tokens, limit - count)
+    if n is None:
+        n = 1
+    if n < 1:
+        raise bad_request(f"n must be at least 1, got {n}.", named=False)
+    if n > MAX_N:
         raise bad_request(
-            f"min_tokens must be less than or equal to max_tokens={allowed}, got {min_tokens}.",
-            "min_tokens",
-            min_tokens,
+            f"n must be at most {MAX_N}, got {n}. To increase this limit, set the VLLM_MAX_N_SEQUENCES "
+            "environment variable.",
+            named=False,
         )
-    if temperature is not None and (temperature < 0 or not math.isfinite(temperature)):
-        raise bad_request(f"temperature must be non-negative, got {temperature}.", "temperature", temperature)
+    if temperature is not None:
+        if not math.isfinite(temperature):
+            raise bad_request(
+                f"temperature must be a finite number, got {temperature}.", "temperature", temperature
+            )
+        if temperature < 0:
+            raise bad_request(
+                f"temperature must be non-negative, got {temperature}.", "temperature", temperature
+            )
+        if temperature > 2:
+            raise bad_request(
+                f"temperature must be in [0, 2], got {temperature}.", "temperature", temperature
+            )
     if top_p is not None and not 0 < top_p <= 1:
         raise bad_request(f"top_p must be in (0, 1], got {top_p}.", "top_p", top_p)
-    if n is not None and n != 1:
-        if n < 1:
-            raise bad_request(f"n must be at least 1, got {n}.", "n", n)
-        raise bad_request("n > 1 is not supported by sparktop's simulated server.", "n", n)
+    if allowed < 1:
+        raise bad_request(f"max_tokens must be at least 1, got {allowed}.", "max_tokens", allowed)
+    if min_tokens < 0:
+        raise bad_request(f"min_tokens must be greater than or equal to 0, got {min_tokens}.", named=False)
+    if min_tokens > allowed:
+        raise bad_request(
+            f"min_tokens must be less than or equal to max_tokens={allowed}, got {min_tokens}.", named=False
+        )
+    _check_logprob_limit(logprobs, "sample", "logprobs")
+    if echo and logprobs is not None and prompt_logprobs is None:
+        prompt_logprobs = logprobs  # vLLM scores the echoed prompt with the same number of alternatives
+    _check_logprob_limit(prompt_logprobs, "prompt", "prompt_logprobs")
+    if prompt_logprobs is not None and prompt_logprobs < 0:
+        prompt_logprobs = None
+    wants_pieces = echo or bool(prompt_logprobs is not None)
     return GenerationRequest(
         kind=kind,
         model=name,
@@ -392,6 +620,17 @@ def parse_generation(kind: Kind, body: bytes, served: ServedModel) -> Generation
         seed=seed,
         thinking=thinking and served.reasoning,
         prompt_digest=hash_ids(ids),
+        n=n,
+        logprobs=logprobs,
+        prompt_logprobs=prompt_logprobs,
+        echo=echo,
+        return_token_ids=return_token_ids,
+        prompt_ids=tuple(ids) if (return_token_ids or wants_pieces) else (),
+        prompt_text=prompt.text if echo else None,
+        prompt_pieces=tuple(prompt.pieces()) if wants_pieces else (),
+        temperature=1.0 if temperature is None else temperature,
+        top_p=1.0 if top_p is None else top_p,
+        instructions=instructions,
     )
 
 
@@ -408,7 +647,7 @@ def parse_tokenize(body: bytes, served: ServedModel) -> dict[str, Any]:
     data = _loads(body)
     check_model(_str_or_none(data, "model"), served)
     if "messages" in data:
-        ids = _messages_ids(data.get("messages"))
+        ids = _messages_ids(data)
     else:
         prompt = data.get("prompt")
         if not isinstance(prompt, str):
@@ -471,19 +710,45 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     }
 
 
+def fingerprint(version: str, *parts: object) -> str:
+    """``system_fingerprint`` as vLLM's default ``--fingerprint-mode full`` writes it for one GPU:
+    ``vllm-<version>-<8 hex digits of the configuration's hash>``."""
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:8]
+    return f"vllm-{version.split('+', 1)[0]}-{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceResult:
+    """One finished choice of a non-streaming answer."""
+
+    index: int
+    text: str
+    reasoning: str
+    finish_reason: str
+    completion_tokens: int
+    token_ids: list[int] | None = None
+    logprobs: dict[str, Any] | None = None
+
+
 def completion_payload(
     req: GenerationRequest,
     *,
     rid: str,
     created: int,
-    text: str,
-    reasoning: str,
-    finish_reason: str,
-    completion_tokens: int,
+    system_fingerprint: str,
+    choices: list[ChoiceResult],
+    prompt_logprobs: list[dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
-    """The non-streaming response body."""
-    u = {**usage(req.prompt_tokens, completion_tokens), "prompt_tokens_details": None}
+    """The non-streaming response body (vLLM 0.32's fields, in its order)."""
+    generated = sum(c.completion_tokens for c in choices)
+    u = {
+        **usage(req.prompt_tokens, generated),
+        "prompt_tokens_details": None,
+        "completion_tokens_details": None,
+    }
+    prompt_ids = list(req.prompt_ids) if req.return_token_ids else None
     if req.kind == "completion":
+        echoed = ("" if req.return_token_ids else req.prompt_text or "") if req.echo else ""
         return {
             "id": rid,
             "object": "text_completion",
@@ -491,20 +756,25 @@ def completion_payload(
             "model": req.model,
             "choices": [
                 {
-                    "index": 0,
-                    "text": text,
-                    "logprobs": None,
-                    "finish_reason": finish_reason,
+                    "index": c.index,
+                    "text": echoed + c.text,
+                    "logprobs": c.logprobs,
+                    "finish_reason": c.finish_reason,
                     "stop_reason": None,
-                    "prompt_logprobs": None,
+                    "token_ids": c.token_ids,
+                    "prompt_logprobs": prompt_logprobs,
+                    "prompt_token_ids": prompt_ids,
+                    "routed_experts": None,
                 }
+                for c in choices
             ],
+            "service_tier": None,
+            "system_fingerprint": system_fingerprint,
             "usage": u,
+            "kv_transfer_params": None,
+            "ec_transfer_params": None,
+            "metrics": None,
         }
-    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None, "tool_calls": []}
-    if req.thinking:
-        message["reasoning"] = reasoning
-        message["reasoning_content"] = reasoning
     return {
         "id": rid,
         "object": "chat.completion",
@@ -512,78 +782,31 @@ def completion_payload(
         "model": req.model,
         "choices": [
             {
-                "index": 0,
-                "message": message,
-                "logprobs": None,
-                "finish_reason": finish_reason,
+                "index": c.index,
+                "message": {
+                    "role": "assistant",
+                    "content": c.text,
+                    "refusal": None,
+                    "annotations": None,
+                    "audio": None,
+                    "function_call": None,
+                    "reasoning": c.reasoning if req.thinking else None,
+                },
+                "logprobs": c.logprobs,
+                "finish_reason": c.finish_reason,
                 "stop_reason": None,
+                "token_ids": c.token_ids,
+                "routed_experts": None,
             }
+            for c in choices
         ],
+        "service_tier": None,
+        "system_fingerprint": system_fingerprint,
         "usage": u,
-        "prompt_logprobs": None,
+        "prompt_logprobs": prompt_logprobs,
+        "prompt_token_ids": prompt_ids,
+        "prompt_text": None,
+        "kv_transfer_params": None,
+        "ec_transfer_params": None,
+        "metrics": None,
     }
-
-
-class ChunkFormat:
-    """Pre-rendered pieces of one stream's SSE chunks, so each token costs one JSON string encode."""
-
-    __slots__ = ("_chat", "_head", "_plain_head", "_plain_tail", "_usage_head", "prompt_tokens")
-
-    def __init__(self, req: GenerationRequest, rid: str, created: int) -> None:
-        self._chat = req.kind == "chat"
-        obj = b"chat.completion.chunk" if self._chat else b"text_completion"
-        common = b'{"id":"' + rid.encode() + b'","object":"' + obj + b'","created":' + str(created).encode()
-        common += b',"model":' + orjson.dumps(req.model)
-        self._head = (
-            b"data: "
-            + common
-            + (b',"choices":[{"index":0,"delta":{' if self._chat else b',"choices":[{"index":0,"text":')
-        )
-        self._usage_head = b"data: " + common + b',"choices":[],"usage":'
-        self.prompt_tokens = req.prompt_tokens
-        self._plain_head = self._head + (b'"content":' if self._chat else b"")
-        self._plain_tail = (
-            b'},"logprobs":null,"finish_reason":null}]}\n\n'
-            if self._chat
-            else b',"logprobs":null,"finish_reason":null,"stop_reason":null}]}\n\n'
-        )
-
-    def content(self, text: str) -> bytes:
-        """The common chunk: answer text only (same bytes as ``delta(text)``, built faster)."""
-        return self._plain_head + orjson.dumps(text) + self._plain_tail
-
-    def role(self) -> bytes:
-        """Chat's first chunk: the role alone."""
-        return self._head + b'"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n'
-
-    def delta(
-        self,
-        text: str,
-        *,
-        reasoning: bool = False,
-        finish_reason: str | None = None,
-        completion_tokens: int | None = None,
-    ) -> bytes:
-        """One chunk carrying ``text`` (as reasoning or content) and, on the last, the finish reason."""
-        t = orjson.dumps(text)
-        end = b"null" if finish_reason is None else b'"' + finish_reason.encode() + b'"'
-        if self._chat:
-            field = b'"reasoning":' + t + b',"reasoning_content":' + t if reasoning else b'"content":' + t
-            out = self._head + field + b'},"logprobs":null,"finish_reason":' + end
-        else:
-            out = self._head + t + b',"logprobs":null,"finish_reason":' + end
-        # vLLM leaves unset fields out of chat chunks but writes every field of completion chunks.
-        out += b"}]" if self._chat and finish_reason is None else b',"stop_reason":null}]'
-        if completion_tokens is not None:
-            out += b',"usage":' + orjson.dumps(usage(self.prompt_tokens, completion_tokens))
-        return out + b"}\n\n"
-
-    def usage_chunk(self, completion_tokens: int) -> bytes:
-        return self._usage_head + orjson.dumps(usage(self.prompt_tokens, completion_tokens)) + b"}\n\n"
-
-    @staticmethod
-    def error(err: ApiError) -> bytes:
-        return b"data: " + err.body() + b"\n\n"
-
-
-DONE = b"data: [DONE]\n\n"

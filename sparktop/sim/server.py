@@ -31,7 +31,7 @@ from sparktop import codec
 from sparktop.model import SIMULATED_KEY, GpuSample
 from sparktop.sim import startup as st
 from sparktop.sim.calibration import engine_config
-from sparktop.sim.engine import Engine, StepResult
+from sparktop.sim.engine import Engine, Request, StepResult
 from sparktop.sim.faults import FaultConfig
 from sparktop.sim.gpu import SimGpu
 from sparktop.sim.httpserver import HttpConnection, HttpRequest, HttpServer, bind_socket
@@ -43,6 +43,7 @@ from sparktop.sim.openai_api import (
     Kind,
     ServedModel,
     engine_dead,
+    fingerprint,
     models_payload,
     parse_generation,
     parse_tokenize,
@@ -50,7 +51,8 @@ from sparktop.sim.openai_api import (
 )
 from sparktop.sim.profiles import GIB, Profile, Serving, get_profile
 from sparktop.sim.stats import ServerMetrics, cache_config_labels
-from sparktop.sim.streams import GenerationStream, plan_output
+from sparktop.sim.responses_api import parse_responses
+from sparktop.sim.streams import Generation, GenerationStream, plan_output
 from sparktop.sim.timebase import SimClock
 from sparktop.sim.vllm_metrics import STYLES, Style
 
@@ -150,6 +152,8 @@ class SimServer:
         )
         """What ``/version`` answers: an older release's number when posing with its metric names."""
         name = config.served_model_name or self.profile.served_model_name
+        self.system_fingerprint = fingerprint(self.reported_version, self.profile.name, name, self.serving)
+        """``system_fingerprint`` of every answer (the version and a hash of the configuration)."""
         self.served = ServedModel(
             name=name,
             root=self.profile.hf_model,
@@ -188,7 +192,8 @@ class SimServer:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._shutdown_task: asyncio.Future[None] | None = None
-        self._active: set[GenerationStream] = set()
+        self._active: set[Generation] = set()
+        """API requests being answered."""
         self._count = 0
         self._trace: OrderedDict[str, list[float | None]] = OrderedDict()
         """Response id -> [request parsed, first token written] in ``time.monotonic()`` seconds."""
@@ -255,8 +260,8 @@ class SimServer:
         for task in list(self._tasks):
             if task is not current:
                 task.cancel()
-        for stream in list(self._active):
-            stream.fail(engine_dead())
+        for group in list(self._active):
+            group.fail(engine_dead())
         self._active.clear()
         if self._http is not None:
             await self._http.close()
@@ -377,13 +382,23 @@ class SimServer:
             if abort_after is not None and not req.done and stream.sent >= abort_after:
                 self.engine.abort(req, end)
                 stream.finish("abort")
-                metrics.finished(req, "abort", end)
-                self._active.discard(stream)
+                self._request_finished(req, "abort", end)
         for req in result.finished:
-            metrics.finished(req, req.finish_reason, end)
-            self._active.discard(cast(GenerationStream, req.tag))
+            self._request_finished(req, req.finish_reason, end)
         lag = time.monotonic() - self.clock.mono_at(end)
         metrics.step(result, lag)
+        # the step was planned at its start: requests added or aborted since then count now
+        engine = self.engine
+        metrics.queue_update(len(engine.running), len(engine.waiting), engine.kv_usage)
+
+    def _request_finished(self, req: Request, reason: str, now: float) -> None:
+        """Metrics for a request that left the engine; its API request ends with its last choice."""
+        group = cast(GenerationStream, req.tag).group
+        group.reported += 1
+        last = group.reported == len(group.choices)
+        self.metrics.finished(req, reason, now, group_n=len(group.choices) if last else None)
+        if group.done:
+            self._active.discard(group)
 
     async def _stats_loop(self) -> None:
         interval = self.config.stats_interval_s
@@ -422,9 +437,11 @@ class SimServer:
         for line in st.crash_lines(self.error):
             self._log(line)
         now = self.clock.now()
-        for stream in list(self._active):
-            stream.fail(engine_dead())
-            self.metrics.finished(stream.engine_request, "error", now)
+        for group in list(self._active):
+            group.fail(engine_dead())
+            for choice in group.choices:
+                if not choice.engine_request.done:
+                    self.metrics.finished(choice.engine_request, "error", now)
         self._active.clear()
         with self._gpu_lock:
             self.gpu.set_phase("dead", now, 0.0)
@@ -529,6 +546,9 @@ class SimServer:
     def _completion(self, req: HttpRequest, conn: HttpConnection) -> None:
         self._generate(req, conn, "completion")
 
+    def _responses(self, req: HttpRequest, conn: HttpConnection) -> None:
+        self._generate(req, conn, "responses")
+
     def _generate(self, req: HttpRequest, conn: HttpConnection, kind: Kind) -> None:
         try:
             if self.state != "ready":
@@ -536,42 +556,50 @@ class SimServer:
             err = self._json_body_error(req)
             if err is not None:
                 raise err
-            request = parse_generation(kind, req.body, self.served)
+            if kind == "responses":
+                request = parse_responses(req.body, self.served)
+            else:
+                request = parse_generation(kind, req.body, self.served)
         except ApiError as exc:
             self._reply(conn, req, exc.status, exc.body())
             return
         n = self._count
         self._count += 1
         seed = self.config.seed
-        # A request's own seed makes its answer reproducible on any server, as vLLM's sampling seed does.
-        rng = random.Random(
-            f"req:{request.seed}:{request.prompt_digest}" if request.seed is not None else f"{seed}:{n}"
-        )
-        plan = plan_output(request, rng)
-        unique = random.Random(f"id:{seed}:{n}").getrandbits(128)
-        rid = ("chatcmpl-" if kind == "chat" else "cmpl-") + f"{unique:032x}"
+        # A request's own seed makes its answers reproducible on any server, as vLLM's sampling seed does.
+        base = f"req:{request.seed}:{request.prompt_digest}" if request.seed is not None else f"{seed}:{n}"
+        plans = [
+            plan_output(request, random.Random(base if i == 0 else f"{base}:{i}")) for i in range(request.n)
+        ]
+        unique = random.Random(f"id:{seed}:{n}").getrandbits(64)
+        rid = _ID_PREFIX[kind] + f"{unique:016x}"
         self._trace[rid] = [req.started, None]
         if len(self._trace) > TRACE_KEEP:
             self._trace.popitem(last=False)
         now = self.clock.now()
-        stream = GenerationStream(request, plan, conn, rid, int(now))
-        conn.on_close = lambda: self._client_gone(stream)
-        self._active.add(stream)
+        group = Generation(request, plans, conn, rid, int(now), self.system_fingerprint)
+        conn.on_close = lambda: self._client_gone(group)
+        self._active.add(group)
         if request.stream:
             self._access(req, 200)
-            stream.open()
-        self.engine.add(stream.engine_request, now)
+            group.open()
+        for choice in group.choices:
+            self.engine.add(choice.engine_request, now)
         self.metrics.queue_update(len(self.engine.running), len(self.engine.waiting), self.engine.kv_usage)
         self._wake.set()
 
-    def _client_gone(self, stream: GenerationStream) -> None:
-        if stream.done:
+    def _client_gone(self, group: Generation) -> None:
+        """The client went away before its answer ended: its requests leave the engine at once.
+
+        As in vLLM 0.32, a request aborted by its client is not a finished request: no
+        ``request_success_total`` (not even ``abort``), no latency histograms; the gauges drop now."""
+        if group.done:
             return
-        stream.done = True
-        self._active.discard(stream)
+        group.cancel()
+        self._active.discard(group)
         now = self.clock.now()
-        if self.engine.abort(stream.engine_request, now):
-            self.metrics.finished(stream.engine_request, "abort", now)
+        aborted = [self.engine.abort(c.engine_request, now) for c in group.choices]
+        if any(aborted):
             self.metrics.queue_update(
                 len(self.engine.running), len(self.engine.waiting), self.engine.kv_usage
             )
@@ -613,6 +641,10 @@ class SimServer:
         return SimHandle(self, timeout)
 
 
+_ID_PREFIX: dict[Kind, str] = {"chat": "chatcmpl-", "completion": "cmpl-", "responses": "resp_"}
+"""Response ids: the prefix, then 16 hex digits (vLLM's random request id, shortened as it does)."""
+
+
 def _printable(text: str) -> str:
     """Client-supplied text made safe for a terminal: control characters escaped."""
     return text if text.isprintable() else "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
@@ -628,6 +660,7 @@ _ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
     "/tokenize": (("POST",), "_tokenize"),
     "/v1/completions": (("POST",), "_completion"),
     "/v1/chat/completions": (("POST",), "_chat"),
+    "/v1/responses": (("POST",), "_responses"),
     "/sim/gpu": (("GET",), "_sim_gpu"),
     "/sim/stats": (("GET",), "_sim_stats"),
     "/sim/trace": (("GET",), "_sim_trace"),

@@ -198,8 +198,13 @@ class ServerMetrics:
         if self.tpot_old is not None:
             self.tpot_old.observe(seconds)
 
-    def finished(self, req: Request, reason: str, now: float) -> None:
-        """One request left the engine (finished, aborted or failed)."""
+    def finished(self, req: Request, reason: str, now: float, *, group_n: int | None = 1) -> None:
+        """One request left the engine (finished, aborted or failed).
+
+        ``group_n``: the ``n`` of its API request when it is the last of that request's choices to
+        finish (vLLM observes ``request_params_n`` and ``request_max_num_generation_tokens`` once per
+        API request), None for the other choices.
+        """
         child = self._success.get(reason)
         if child is not None:
             child.inc()
@@ -217,10 +222,10 @@ class ServerMetrics:
         pairs += [
             (self.req_prompt, req.prompt_len),
             (self.req_generation, req.out),
-            (self.req_max_gen, req.max_tokens),
             (self.req_max_tokens, req.max_tokens),
-            (self.req_n, 1),
         ]
+        if group_n is not None:
+            pairs += [(self.req_max_gen, req.max_tokens), (self.req_n, group_n)]
         for hist, value in pairs:
             if hist is not None:
                 hist.observe(max(value, 0.0))

@@ -22,6 +22,16 @@ END_OF_TURN_ID = 106
 NEWLINE_ID = 107
 _ROLE_IDS = {"system": 108, "user": 109, "assistant": 110, "model": 110, "tool": 111, "developer": 108}
 _FIRST_TEXT_ID = 1000
+_SPECIAL_TEXT = {
+    BOS_ID: "<bos>",
+    START_OF_TURN_ID: "<start_of_turn>",
+    END_OF_TURN_ID: "<end_of_turn>",
+    NEWLINE_ID: "\n",
+    108: "system",
+    109: "user",
+    110: "model",
+    111: "tool",
+}
 
 _PIECE = re.compile(r" ?[A-Za-z]{1,7}| ?[0-9]{1,3}| ?[^\sA-Za-z0-9]|\s+")
 
@@ -73,6 +83,31 @@ def encode_chat(messages: Iterable[Mapping[str, object]], *, add_generation_prom
     return ids
 
 
+def prompt_pieces(text: str, *, add_special_tokens: bool = True) -> list[str]:
+    """The text of each token of ``encode_prompt(text)`` (for echo and prompt logprobs)."""
+    return ([_SPECIAL_TEXT[BOS_ID]] if add_special_tokens else []) + _PIECE.findall(text)
+
+
+def chat_pieces(messages: Iterable[Mapping[str, object]]) -> list[str]:
+    """The text of each token of ``encode_chat(messages)``."""
+    out = [_SPECIAL_TEXT[BOS_ID]]
+    turn, end, newline = _SPECIAL_TEXT[START_OF_TURN_ID], _SPECIAL_TEXT[END_OF_TURN_ID], "\n"
+    for message in messages:
+        out += [turn, str(message.get("role", "user")), newline]
+        out += _PIECE.findall(message_text(message.get("content")))
+        out += [end, newline]
+    return [*out, turn, "model", newline]
+
+
+def piece_text(token_id: int) -> str:
+    """The text of a token id: special tokens, the generated stream's pieces, or a placeholder
+    (the toy tokenizer hashes text to ids, so other ids cannot be decoded)."""
+    special = _SPECIAL_TEXT.get(token_id)
+    if special is not None:
+        return special
+    return _STREAM_TEXT.get(token_id, f"<|{token_id}|>")
+
+
 # --------------------------------------------------------------------------------------------------
 # generated text
 
@@ -117,6 +152,11 @@ def _build_stream() -> tuple[str, ...]:
 
 STREAM: tuple[str, ...] = _build_stream()
 """Pseudo-English output tokens, one string per token."""
+STREAM_IDS: tuple[int, ...] = tuple(_piece_id(p) for p in STREAM)
+"""The token id of each entry of ``STREAM``."""
+_STREAM_TEXT = dict(zip(STREAM_IDS, STREAM, strict=True))
+STREAM_ID_JSON: tuple[bytes, ...] = tuple(b"[%d]" % i for i in STREAM_IDS)
+"""``[id]`` as JSON for each entry of ``STREAM`` (a one-token chunk's ``token_ids``, pre-rendered)."""
 
 
 def stream_text(offset: int, count: int) -> str:
@@ -126,3 +166,19 @@ def stream_text(offset: int, count: int) -> str:
     if end <= _STREAM_LEN:
         return "".join(STREAM[start:end])
     return "".join(STREAM[start:]) + stream_text(0, end - _STREAM_LEN)
+
+
+def stream_ids_json(offset: int, count: int) -> bytes:
+    """``stream_ids(offset, count)`` as JSON."""
+    if count == 1:
+        return STREAM_ID_JSON[offset % _STREAM_LEN]
+    return b"[" + b",".join(b"%d" % i for i in stream_ids(offset, count)) + b"]"
+
+
+def stream_ids(offset: int, count: int) -> list[int]:
+    """The token ids of ``stream_text(offset, count)``."""
+    start = offset % _STREAM_LEN
+    end = start + count
+    if end <= _STREAM_LEN:
+        return list(STREAM_IDS[start:end])
+    return list(STREAM_IDS[start:]) + stream_ids(0, end - _STREAM_LEN)

@@ -41,6 +41,7 @@ STARTUP_PHASES = [
     "torch.compile",
     "memory profiling and KV cache",
     "CUDA graphs",
+    "engine warm-up",
     "API server",
 ]
 STARTED = re.compile(r"^# \S+ \+[\d.]+s (.+) started$")

@@ -32,7 +32,7 @@ from tests.integration.container_helpers import (
 __all__ = ["docker_client", "names", "sim_image"]  # fixtures
 
 pytestmark = pytest.mark.docker
-STARTUP_ORDER = ["engine", "weights", "compile", "kv_cache", "graphs", "api"]
+STARTUP_ORDER = ["engine", "weights", "compile", "kv_cache", "graphs", "warmup", "api"]
 
 
 class Watcher:

@@ -86,6 +86,7 @@ async def test_completion_with_token_ids_and_forced_length(client: httpx.AsyncCl
         "total_tokens": 324,
         "completion_tokens": 24,
         "prompt_tokens_details": None,
+        "completion_tokens_details": None,
     }
 
 
@@ -139,7 +140,7 @@ async def test_streaming_completion_and_continuous_usage(client: httpx.AsyncClie
 @pytest.mark.parametrize(
     ("body", "status", "err_type", "param"),
     [
-        (b'{"messages": [', 400, "Bad Request", None),
+        (b'{"messages": [', 400, "Bad Request", "body.14"),
         (orjson.dumps({"model": "other-model", "messages": []}), 404, "NotFoundError", "model"),
         (
             orjson.dumps({"messages": [{"role": "user", "content": "hi"}], "max_tokens": -3}),
@@ -159,7 +160,7 @@ async def test_streaming_completion_and_continuous_usage(client: httpx.AsyncClie
             "BadRequestError",
             "input_tokens",
         ),
-        (orjson.dumps({"max_tokens": 3}), 400, "Bad Request", None),
+        (orjson.dumps({"max_tokens": 3}), 400, "Bad Request", "body.messages"),
     ],
 )
 async def test_bad_input_gets_vllms_status_and_error_shape(
@@ -187,7 +188,7 @@ async def test_non_json_content_type_is_rejected(client: httpx.AsyncClient) -> N
 
 async def test_metrics_have_vllms_names_labels_and_buckets(client: httpx.AsyncClient) -> None:
     resp = await client.get("/metrics")
-    assert resp.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert resp.headers["content-type"] == "text/plain; version=1.0.0; charset=utf-8"  # as vLLM 0.32
     page = samples(resp.text)
     running = page["vllm:num_requests_running"]
     assert running and all(lab == {"model_name": MODEL, "engine": "0"} for lab, _ in running)
@@ -231,25 +232,6 @@ async def test_counters_follow_the_traffic(client: httpx.AsyncClient) -> None:
         == 3
     )
     assert value(after, "vllm:num_requests_running") == 0
-
-
-async def test_a_client_that_leaves_mid_stream_aborts_its_request(
-    client: httpx.AsyncClient, sim: SimServer
-) -> None:
-    before = samples((await client.get("/metrics")).text)
-    async with client.stream(
-        "POST", "/v1/chat/completions", json=chat_body(max_tokens=3000, ignore_eos=True, stream=True)
-    ) as resp:
-        async for _ in resp.aiter_bytes():
-            break
-    for _ in range(100):
-        if not sim.engine.has_work:
-            break
-        await asyncio.sleep(0.02)
-    after = samples((await client.get("/metrics")).text)
-    aborted = value(after, "vllm:request_success_total", finished_reason="abort")
-    assert aborted - value(before, "vllm:request_success_total", finished_reason="abort") == 1
-    assert not sim.engine.has_work and (await client.get("/load")).json() == {"server_load": 0}
 
 
 async def test_sim_gpu_and_stats_endpoints(client: httpx.AsyncClient) -> None:

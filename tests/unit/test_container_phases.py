@@ -163,6 +163,13 @@ FATAL_LINES = [
         "architecture",
         "newer image",
     ),
+    (
+        # seen on a real vLLM 0.32 in a container started without --shm-size (Docker's default 64 MiB)
+        "RuntimeError: Insufficient space in /dev/shm for shared-memory allocation: 160 MiB required, 64 MiB "
+        "free. Increase /dev/shm (e.g. --shm-size or --ipc=host).",
+        "shm",
+        "shm_size",
+    ),
     ("RuntimeError: Engine core initialization failed. See root cause above.", "engine-init", "root cause"),
 ]
 
