@@ -50,8 +50,8 @@ from sparktop.sim.openai_api import (
     validation_error,
 )
 from sparktop.sim.profiles import GIB, Profile, Serving, get_profile
-from sparktop.sim.stats import ServerMetrics, cache_config_labels
 from sparktop.sim.responses_api import parse_responses
+from sparktop.sim.stats import ServerMetrics, cache_config_labels
 from sparktop.sim.streams import Generation, GenerationStream, plan_output
 from sparktop.sim.timebase import SimClock
 from sparktop.sim.vllm_metrics import STYLES, Style
