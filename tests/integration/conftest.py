@@ -3,7 +3,7 @@
 The real vLLM is PyPI's CPU build serving a tiny random-weights Llama (``tests/realvllm/``;
 ``make test`` provisions it). Without it these tests are skipped with the reason; with
 ``SPARKTOP_REQUIRE_REAL_VLLM=1`` (CI) they fail instead. One server is shared by the tests that only
-need a running server (``real_vllm``); tests that restart or constrain a server start their own
+need a running server (``real_vllm``, one per module); tests that restart or constrain a server start their own
 (``start_real_vllm``), and every server is stopped when its test (or the session) ends.
 """
 
@@ -45,9 +45,10 @@ def _ready(server: RealVllm) -> RealVllm:
     return server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def real_vllm(real_install: Install, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealVllm]:
-    """The shared real server (eager mode, the default 1 GiB KV cache), warmed up."""
+    """The real server a module's tests share (eager mode, 1 GiB of KV cache), warmed up; stopped
+    when the module is done, so it holds no memory or CPU while other tests run."""
     server = RealVllm(real_install, log_path=tmp_path_factory.mktemp("real-vllm") / "server.log").start()
     try:
         yield _ready(server)
