@@ -2,9 +2,9 @@
 
 The real vLLM is PyPI's CPU build serving a tiny random-weights Llama (``tests/realvllm/``;
 ``make test`` provisions it). Without it these tests are skipped with the reason; with
-``SPARKTOP_REQUIRE_REAL_VLLM=1`` (CI) they fail instead. One server is shared by the tests that only
-need a running server (``real_vllm``, one per module); tests that restart or constrain a server start their own
-(``start_real_vllm``), and every server is stopped when its test (or the session) ends.
+``SPARKTOP_REQUIRE_REAL_VLLM=1`` (CI) they fail instead. The tests of a module that only need a
+running server share one (``real_vllm``); tests that restart or constrain a server start their own
+(``start_real_vllm``); every server is stopped when its test (or module) ends.
 """
 
 from __future__ import annotations
