@@ -2,9 +2,9 @@
 
 Starts `sparktop sim` as a subprocess (so it has its own core), drives it with a small aiohttp
 client in this process, and prints the streamed tokens/s achieved, the rate a perfect server would
-have delivered in the same run (the engine's model-time rate x the speed factor, from the server's
-own busy time), their ratio, and the server's lag behind its model time (p50/p99/max, wall ms, as
-the server measures it at each step and exposes on GET /sim/stats).
+have delivered in the same run (the engine's own rate: tokens over the server's busy time, which
+``--speed`` already divides), their ratio, and the server's lag behind its schedule (p50/p99/max,
+wall ms, as the server measures it at each step and exposes on GET /sim/stats).
 
     .venv/bin/python benchmarks/bench_sim_throughput.py [--streams 256] [--tokens 400] [--speed 6]
 
@@ -107,14 +107,14 @@ def main() -> None:
         proc.wait(10)
     busy = float(stats["busy_seconds"]) - float(before["busy_seconds"])  # type: ignore[arg-type]
     achieved = tokens / elapsed
-    ideal = tokens / (busy / args.speed) if busy > 0 else float("nan")
+    ideal = tokens / busy if busy > 0 else float("nan")  # busy_seconds: the engine's steps, wall seconds
     print(f"profile {args.profile}, {args.streams} streams x {args.tokens} tokens, speed x{args.speed:g}")
     print(f"streamed tokens        {tokens} in {chunks} SSE events over {elapsed:.2f} s")
     print(f"achieved               {achieved:,.0f} tokens/s   (target >= 10,000)")
-    print(f"model-time rate x speed {ideal:,.0f} tokens/s   (a server with no overhead)")
+    print(f"engine's own rate       {ideal:,.0f} tokens/s   (a server with no overhead)")
     print(f"achieved / ideal       {achieved / ideal:.3f}")
     print(
-        f"lag behind model time  p50 {1000 * float(stats['lag_p50_s']):.1f} ms, "  # type: ignore[arg-type]
+        f"lag behind schedule    p50 {1000 * float(stats['lag_p50_s']):.1f} ms, "  # type: ignore[arg-type]
         f"p99 {1000 * float(stats['lag_p99_s']):.1f} ms, "  # type: ignore[arg-type]
         f"max {1000 * float(stats['lag_max_s']):.1f} ms over {stats['steps']} steps   (target <= 50 ms)"  # type: ignore[arg-type]
     )

@@ -5,7 +5,16 @@ requests first (decodes, or the next chunk of an unfinished prefill), then waiti
 arrival order while ``max_num_seqs`` and the ``max_num_batched_tokens`` budget allow (chunked
 prefill). KV blocks are allocated as tokens are computed; when the cache is full the newest running
 request is preempted (its blocks freed, recomputed later from the start). The step's duration comes
-from the profile's cost model; its tokens are due at ``StepResult.end``.
+from the profile's cost model (times ``EngineConfig.time_scale``); its tokens are due at
+``StepResult.end``.
+
+With ``enable_prefix_caching`` the cache keeps the full blocks of prompts it has computed, as vLLM's
+automatic prefix caching does: a request's ``block_hashes`` (one per full prompt block, each naming
+the whole prefix up to that block) are looked up when it is admitted, and the leading blocks found
+are shared instead of computed (at most ``prompt_len - 1`` tokens: the last one is always computed).
+Blocks nobody holds stay cached and count as free; once the never-cached free blocks are used up,
+allocation reuses them, least recently freed first (vLLM keeps both kinds in one LRU queue).
+Generated tokens' blocks are not cached here (the HTTP layer knows only the prompt's ids).
 
 The engine never reads a clock: callers pass ``now``. ``calibration.py`` drives it in virtual time;
 ``server.py`` drives it in real (scaled) time and delivers each step's tokens when they are due.
@@ -15,7 +24,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -35,6 +44,12 @@ class EngineConfig:
     num_blocks: int
     request_overhead_s: float = 0.0
     """Model seconds between a request's arrival and the scheduler seeing it (API server work)."""
+    enable_prefix_caching: bool = False
+    """Automatic prefix caching (``--enable-prefix-caching``, see the module docstring)."""
+    time_scale: float = 1.0
+    """Seconds of the caller's clock per modelled second: every duration the engine produces (steps,
+    the request overhead, the cold start) is multiplied by it. The simulated server passes
+    ``1 / speed`` so that its one time base stays the wall clock (``timebase.py``)."""
     spec_tokens: int = 0
     """Draft tokens per decode step (speculative decoding); 0 disables it."""
     spec_acceptance: tuple[float, ...] = ()
@@ -56,6 +71,8 @@ class Request:
     max_tokens: int = 0
     tag: object = None
     """Owner's handle (the HTTP stream); the engine never looks at it."""
+    block_hashes: tuple[int, ...] = ()
+    """Prefix identity: one hash per full block of the prompt, each naming the prefix up to it."""
     arrival: float = 0.0
     eligible: float = 0.0
     computed: int = 0
@@ -66,6 +83,10 @@ class Request:
     last_token: float | None = None
     finished_at: float | None = None
     preemptions: int = 0
+    shared_blocks: int = 0
+    """Leading blocks held through the prefix cache (hit, or computed here and cached)."""
+    cached_tokens: int = 0
+    """Prompt tokens found in the prefix cache when the request was first scheduled."""
     done: bool = False
     aborted: bool = False
 
@@ -89,6 +110,14 @@ class StepResult:
     generated_tokens: int = 0
     first_token_prompt_tokens: int = 0
     """Prompt tokens of the requests that produced their first token in this step."""
+    first_token_cached_tokens: int = 0
+    """Of those, the ones found in the prefix cache (not computed)."""
+    cache_lookups: int = 0
+    """Requests first admitted in this step with prefix caching on (each looked its prompt up)."""
+    cache_queries: int = 0
+    """Prompt tokens those requests looked up in the prefix cache."""
+    cache_hits: int = 0
+    """Of those, the tokens found."""
     preemptions: int = 0
     running: int = 0
     waiting: int = 0
@@ -119,6 +148,10 @@ class Engine:
         """Sum of the durations of steps that held prompt tokens (compute-bound, higher power)."""
         self.cold = config.cold_start_s > 0
         self._rng = random.Random(config.seed)
+        self._cached: dict[int, int] = {}
+        """Prefix cache: block hash -> requests holding the block (0: free, kept until reused)."""
+        self._evictable: OrderedDict[int, None] = OrderedDict()
+        """Cached blocks nobody holds, least recently freed first (part of ``free_blocks``)."""
 
     # ------------------------------------------------------------------------------------------
     # queue
@@ -132,7 +165,7 @@ class Engine:
         if request.target < 1:
             raise ValueError("a request must produce at least one token")
         request.arrival = now
-        request.eligible = now + self.config.request_overhead_s
+        request.eligible = now + self.config.request_overhead_s * self.config.time_scale
         self.waiting.append(request)
 
     def abort(self, request: Request, now: float) -> bool:
@@ -175,9 +208,78 @@ class Engine:
     def _blocks_for(self, tokens: int) -> int:
         return -(-tokens // self.config.block_size)
 
+    @property
+    def cached_blocks(self) -> int:
+        """Blocks in the prefix cache (held by requests or free)."""
+        return len(self._cached)
+
     def _free(self, request: Request) -> None:
-        self.free_blocks += request.blocks
+        freed = request.blocks
+        shared = request.shared_blocks
+        if shared:
+            cached = self._cached
+            hashes = request.block_hashes
+            freed -= shared
+            for j in range(shared - 1, -1, -1):  # the last block first: it is the first reused, as in vLLM
+                h = hashes[j]
+                holders = cached[h] - 1
+                cached[h] = holders
+                if holders == 0:
+                    self._evictable[h] = None
+                    freed += 1
+            request.shared_blocks = 0
+        self.free_blocks += freed
         request.blocks = 0
+
+    def _evict(self) -> None:
+        """Reuse free cached blocks once the uncached free ones ran out: their prefixes leave the cache."""
+        evictable = self._evictable
+        cached = self._cached
+        while len(evictable) > self.free_blocks:
+            h, _ = evictable.popitem(last=False)
+            del cached[h]
+
+    def _lookup(self, request: Request) -> tuple[int, int]:
+        """Leading prompt blocks of ``request`` in the cache, and how many of them are free."""
+        hashes = request.block_hashes
+        limit = min(len(hashes), (request.total - 1) // self.config.block_size)
+        cached = self._cached
+        hits = free = 0
+        while hits < limit:
+            holders = cached.get(hashes[hits])
+            if holders is None:
+                break
+            hits += 1
+            if not holders:
+                free += 1
+        return hits, free
+
+    def _hold(self, request: Request, hits: int, free: int) -> None:
+        """``request`` takes the first ``hits`` cached blocks of its prefix (``free`` of them were free)."""
+        cached = self._cached
+        evictable = self._evictable
+        for h in request.block_hashes[:hits]:
+            holders = cached[h]
+            if not holders:
+                del evictable[h]
+            cached[h] = holders + 1
+        self.free_blocks -= free
+        request.shared_blocks = request.blocks = hits
+        request.computed = hits * self.config.block_size
+
+    def _cache_prompt_blocks(self, request: Request, computed: int) -> None:
+        """Cache the full prompt blocks up to ``computed`` tokens (until one is cached already)."""
+        hashes = request.block_hashes
+        end = min(computed // self.config.block_size, len(hashes))
+        j = request.shared_blocks
+        cached = self._cached
+        while j < end:
+            h = hashes[j]
+            if h in cached:  # another request computed the same block: this one keeps its own copy
+                break
+            cached[h] = 1
+            j += 1
+        request.shared_blocks = j
 
     def _preempt(self, request: Request) -> None:
         self._free(request)
@@ -215,23 +317,43 @@ class Engine:
             if not scheduled:
                 break
             self.free_blocks -= need
+            if self._evictable:
+                self._evict()
             req.blocks += need
             plan.append((req, n, is_decode))
             budget -= n
             i += 1
 
         # Then waiting requests, oldest first, unless this step had to preempt.
+        caching = cfg.enable_prefix_caching
+        cache_lookups = cache_queries = cache_hits = 0
         if not preemptions:
             while self.waiting and budget > 0 and len(self.running) < cfg.max_num_seqs:
                 req = self.waiting[0]
                 if req.eligible > now:
                     break
-                n = min(req.total - req.computed, budget)
-                need = self._blocks_for(req.computed + n) - req.blocks
-                if need > self.free_blocks:
-                    break
+                if caching:
+                    hits, free_hits = self._lookup(req)
+                    computed = hits * cfg.block_size
+                    n = min(req.total - computed, budget)
+                    need = self._blocks_for(computed + n) - hits
+                    if need + free_hits > self.free_blocks:
+                        break
+                    self._hold(req, hits, free_hits)
+                    if not req.preemptions:  # vLLM counts a request's first admission only
+                        req.cached_tokens = computed
+                        cache_lookups += 1
+                        cache_queries += req.prompt_len
+                        cache_hits += computed
+                else:
+                    n = min(req.total - req.computed, budget)
+                    need = self._blocks_for(req.computed + n) - req.blocks
+                    if need > self.free_blocks:
+                        break
                 self.waiting.popleft()
                 self.free_blocks -= need
+                if self._evictable:
+                    self._evict()
                 req.blocks += need
                 if req.first_scheduled is None:
                     req.first_scheduled = now
@@ -250,6 +372,8 @@ class Engine:
             else:
                 prefill_tokens += n
                 prefill_attn += n * (req.computed + n / 2)
+                if caching and req.block_hashes:
+                    self._cache_prompt_blocks(req, req.computed + n)
         duration = cfg.cost.seconds(
             decode_seqs=decode_seqs,
             decode_tokens=decode_tokens,
@@ -260,6 +384,7 @@ class Engine:
         if self.cold and prefill_tokens >= cfg.cold_prefill_tokens:
             duration += cfg.cold_start_s
             self.cold = False
+        duration *= cfg.time_scale
         end = now + duration
         self.busy_seconds += duration
         if prefill_tokens:
@@ -271,6 +396,9 @@ class Engine:
             prefill_tokens=prefill_tokens,
             preemptions=preemptions,
             accepted_per_pos=[0] * spec,
+            cache_lookups=cache_lookups,
+            cache_queries=cache_queries,
+            cache_hits=cache_hits,
         )
         emissions = result.emissions
         finished = result.finished
@@ -296,6 +424,7 @@ class Engine:
             if req.first_token is None:
                 req.first_token = end
                 result.first_token_prompt_tokens += req.prompt_len
+                result.first_token_cached_tokens += req.cached_tokens
             req.last_token = end
             emissions.append((req, new))
             result.generated_tokens += new

@@ -26,6 +26,7 @@ import orjson
 
 from sparktop.sim import tokens
 from sparktop.sim.logprobs import MAX_LOGPROBS
+from sparktop.sim.prefix import block_hashes
 
 Kind = Literal["chat", "completion", "responses"]
 MAX_N = 16384
@@ -152,6 +153,8 @@ class ServedModel:
     root: str
     max_model_len: int
     reasoning: bool
+    prefix_block_size: int = 0
+    """KV-cache block size when prefix caching is on (prompts then carry their block hashes); 0: off."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +175,8 @@ class GenerationRequest:
     seed: int | None
     thinking: bool
     prompt_digest: int
+    prefix_hashes: tuple[int, ...] = ()
+    """The prompt's prefix identity (``prefix.block_hashes``), when the server caches prefixes."""
     n: int = 1
     """Choices asked for: each is its own engine request."""
     logprobs: int | None = None
@@ -620,6 +625,7 @@ def _generation(
         seed=seed,
         thinking=thinking and served.reasoning,
         prompt_digest=hash_ids(ids),
+        prefix_hashes=block_hashes(ids, served.prefix_block_size) if served.prefix_block_size else (),
         n=n,
         logprobs=logprobs,
         prompt_logprobs=prompt_logprobs,

@@ -2,9 +2,10 @@
 
 ``SimServer`` binds its port at once, runs vLLM's startup (log lines, phases, memory checks) and
 only then serves HTTP, so early clients connect and wait as they do on vLLM. The engine loop plans a
-step, sleeps until the model time its tokens are due, writes every stream's chunk for that step
-directly to the sockets, and records how late it was. Time is model time: the wall clock at start
-plus ``speed`` x elapsed, so a speed factor compresses everything (startup, steps, faults, logs).
+step, sleeps until its tokens are due, writes every stream's chunk for that step directly to the
+sockets, and records how late it was. There is one time base, the wall clock (``timebase.py``): at
+``speed`` X every modelled duration (steps, startup phases, faults, the stats interval) is divided
+by X, so the server behaves as a Spark X times faster and all it shows is in wall seconds.
 
     async with SimServer(SimConfig(profile="gemma4-26b-a4b-nvfp4", startup="fast")) as sim:
         await sim.wait_ready()
@@ -62,7 +63,10 @@ if TYPE_CHECKING:
 State = Literal["created", "starting", "ready", "failed", "dead", "stopped"]
 LEGACY_VERSIONS: dict[Style, str] = {"v0.10": "0.10.2", "v0.7": "0.7.3"}
 """What ``/version`` answers when the server poses as an older vLLM."""
-METRICS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+METRICS_CONTENT_TYPE = b"text/plain; version=1.0.0; charset=utf-8"
+"""What vLLM 0.32's ``/metrics`` answers with, whatever the Accept header (prometheus-client 0.26)."""
+LEGACY_METRICS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+"""The older releases' (``--metrics-style v0.10`` or ``v0.7``)."""
 JSON = b"application/json"
 TRACE_KEEP = 20000
 """Requests ``/sim/trace`` remembers (the oldest are forgotten first)."""
@@ -92,6 +96,8 @@ class SimConfig:
     kv_cache_dtype: str | None = None
     max_num_seqs: int | None = None
     max_num_batched_tokens: int | None = None
+    enable_prefix_caching: bool | None = None
+    """``--enable-prefix-caching`` / ``--no-enable-prefix-caching`` (the profile's choice when None)."""
     host_used_gib: float | None = None
     """Memory the rest of the host holds before vLLM starts (default 3.8 GiB)."""
     vllm_version: str | None = None
@@ -127,6 +133,7 @@ class SimConfig:
                 ("kv_cache_dtype", self.kv_cache_dtype),
                 ("max_num_seqs", self.max_num_seqs),
                 ("max_num_batched_tokens", self.max_num_batched_tokens),
+                ("enable_prefix_caching", self.enable_prefix_caching),
             )
             if v is not None
         }
@@ -159,8 +166,15 @@ class SimServer:
             root=self.profile.hf_model,
             max_model_len=self.serving.max_model_len,
             reasoning=self.profile.reasoning,
+            prefix_block_size=self.serving.block_size if self.serving.enable_prefix_caching else 0,
         )
-        self.engine = Engine(engine_config(self.profile, self.serving, seed=config.seed))
+        self.engine = Engine(
+            replace(
+                engine_config(self.profile, self.serving, seed=config.seed),
+                enable_prefix_caching=self.serving.enable_prefix_caching,
+                time_scale=self.clock.time_scale,
+            )
+        )
         spec = self.profile.spec
         self.metrics = ServerMetrics(
             name,
@@ -172,7 +186,8 @@ class SimServer:
                 num_gpu_blocks=self.plan.num_blocks,
                 utilization=self.serving.gpu_memory_utilization,
                 dtype=self.serving.kv_cache_dtype,
-                kv_bytes=self.plan.num_blocks * self.plan.block_bytes,
+                max_model_len=self.serving.max_model_len,
+                prefix_caching=self.serving.enable_prefix_caching,
                 style=config.metrics_style,
             ),
             sim_info={"profile": self.profile.name, "speed": f"{config.speed:g}", "simulated": "true"},
@@ -319,7 +334,7 @@ class SimServer:
                     if later.phase is not None:
                         break
                 with self._gpu_lock:
-                    self.gpu.set_phase(step.phase, self.clock.now(), until_next)
+                    self.gpu.set_phase(step.phase, self.clock.now(), self.clock.scaled(until_next))
             for line in step.lines:
                 self._log(line)
             if step.error is not None:
@@ -403,23 +418,21 @@ class SimServer:
     async def _stats_loop(self) -> None:
         interval = self.config.stats_interval_s
         was_active = False
+        last = self.clock.now()
         while True:
             await self.clock.sleep(interval)
-            prompt, generation = self.metrics.take_window()
-            active = bool(prompt or generation or self._active)
+            now = self.clock.now()
+            elapsed, last = now - last, now
+            window = self.metrics.take_window()
+            active = window.active or bool(self._active)
             if not (active or was_active or self.config.stats_when_idle):
                 continue
             was_active = active
-            kv = 100.0 * self.engine.kv_usage
-            running, waiting = len(self.engine.running), len(self.engine.waiting)
-            self._log(
-                st.api(
-                    f"Engine 000: Avg prompt throughput: {prompt / interval:.1f} tokens/s, Avg generation "
-                    f"throughput: {generation / interval:.1f} tokens/s, Running: {running} reqs, "
-                    f"Waiting: {waiting} reqs, GPU KV cache usage: {kv:.1f}%, Prefix cache hit rate: 0.0%",
-                    "loggers.py:236",
-                )
+            engine = self.engine
+            line = self.metrics.stats_line(
+                window, elapsed, len(engine.running), len(engine.waiting), engine.kv_usage
             )
+            self._log(st.api(line, "loggers.py:335"))
 
     async def _crash_after(self, seconds: float) -> None:
         await self.clock.sleep(seconds)
@@ -502,7 +515,10 @@ class SimServer:
                 conn, req, faults.metrics_status, b"Internal Server Error", b"text/plain; charset=utf-8"
             )
             return
-        self._reply(conn, req, 200, self.metrics.page(), METRICS_CONTENT_TYPE)
+        ctype = (
+            METRICS_CONTENT_TYPE if self.config.metrics_style == "current" else LEGACY_METRICS_CONTENT_TYPE
+        )
+        self._reply(conn, req, 200, self.metrics.page(), ctype)
 
     def _sim_gpu(self, req: HttpRequest, conn: HttpConnection) -> None:
         self._reply(conn, req, 200, orjson.dumps(codec.encode(self.gpu_sample())))
@@ -584,6 +600,7 @@ class SimServer:
             self._access(req, 200)
             group.open()
         for choice in group.choices:
+            choice.engine_request.block_hashes = request.prefix_hashes
             self.engine.add(choice.engine_request, now)
         self.metrics.queue_update(len(self.engine.running), len(self.engine.waiting), self.engine.kv_usage)
         self._wake.set()
@@ -622,7 +639,7 @@ class SimServer:
             "profile": self.profile.name,
             "model": self.served.name,
             "speed": self.config.speed,
-            "model_time": self.clock.now(),
+            "time": self.clock.now(),
             "active_requests": len(self._active),
             "running": len(self.engine.running),
             "waiting": len(self.engine.waiting),

@@ -2,13 +2,20 @@
 
 ``ServerMetrics`` turns engine steps and request lifecycles into observations on vLLM's families
 (``vllm_metrics.py``) with the children looked up once, so a streamed token costs one histogram
-observation. ``LagStats`` records how late each step's tokens left the server relative to the model
-time they were due (wall seconds): the figure that says whether the simulator keeps up.
+observation. Each family means what vLLM's does (``vllm/v1/metrics/loggers.py`` and ``stats.py``):
+prompt tokens are counted when a request's first token comes out, split into computed and
+prefix-cache hits; prefix-cache queries and hits when a request is first admitted; per-request
+histograms when it finishes. Times come from the engine on the server's one time base (wall
+seconds, ``timebase.py``), so at ``--speed X`` they are the modelled Spark's divided by X.
+``LagStats`` records how late each step's tokens left the server relative to when they were due
+(wall seconds): the figure that says whether the simulator keeps up.
 """
 
 from __future__ import annotations
 
 from array import array
+from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, generate_latest
@@ -20,6 +27,8 @@ from sparktop.sim.engine import Request, StepResult
 from sparktop.sim.vllm_metrics import Style, VllmMetrics
 
 LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+HIT_RATE_REQUESTS = 1000
+"""The log line's prefix-cache hit rate covers about this many of the latest requests (as vLLM's)."""
 
 
 class LagStats:
@@ -58,6 +67,50 @@ class LagStats:
             "lag_p99_s": self.percentile(0.99),
             "lag_max_s": self.max,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class LogWindow:
+    """Tokens and preemptions between two periodic log lines."""
+
+    prompt: int
+    """Prompt tokens computed (prefix-cache hits excluded), as vLLM's throughput counts them."""
+    generation: int
+    preemptions: int
+
+    @property
+    def active(self) -> bool:
+        return bool(self.prompt or self.generation)
+
+
+class PrefixHitRate:
+    """The hit rate over the most recent requests, as vLLM's ``CachingMetrics`` keeps it."""
+
+    def __init__(self, max_requests: int = HIT_RATE_REQUESTS) -> None:
+        self._max = max_requests
+        self._recent: deque[tuple[int, int, int]] = deque()
+        self._requests = self._queries = self._hits = 0
+
+    def observe(self, requests: int, queries: int, hits: int) -> None:
+        if not requests:
+            return
+        self._recent.append((requests, queries, hits))
+        self._requests += requests
+        self._queries += queries
+        self._hits += hits
+        while len(self._recent) > 1 and self._requests > self._max:
+            old_requests, old_queries, old_hits = self._recent.popleft()
+            self._requests -= old_requests
+            self._queries -= old_queries
+            self._hits -= old_hits
+
+    @property
+    def empty(self) -> bool:
+        return not self._requests
+
+    @property
+    def rate(self) -> float:
+        return self._hits / self._queries if self._queries else 0.0
 
 
 class ServerMetrics:
@@ -109,9 +162,20 @@ class ServerMetrics:
         v = self.vllm
         self.running = v.gauge_child("vllm:num_requests_running")
         self.waiting = v.gauge_child("vllm:num_requests_waiting")
+        self.waiting_capacity = v.gauge_child("vllm:num_requests_waiting_by_reason", extra=("capacity",))
         self.kv_usage = v.gauge_child("vllm:kv_cache_usage_perc")
         self.gpu_cache_usage = v.gauge_child("vllm:gpu_cache_usage_perc")
         self.prompt_tokens = v.counter_child("vllm:prompt_tokens")
+        self.prompt_computed = v.counter_child("vllm:prompt_tokens_by_source", extra=("local_compute",))
+        self.prompt_cache_hit = v.counter_child("vllm:prompt_tokens_by_source", extra=("local_cache_hit",))
+        self.prompt_cached = v.counter_child("vllm:prompt_tokens_cached")
+        self.cached_on_device = v.counter_child("vllm:prompt_tokens_cached_by_source", extra=("device",))
+        self.cache_queries = [
+            v.counter_child(name) for name in ("vllm:prefix_cache_queries", "vllm:gpu_prefix_cache_queries")
+        ]
+        self.cache_hits = [
+            v.counter_child(name) for name in ("vllm:prefix_cache_hits", "vllm:gpu_prefix_cache_hits")
+        ]
         self.generation_tokens = v.counter_child("vllm:generation_tokens")
         self.preemptions = v.counter_child("vllm:num_preemptions")
         self.iteration_tokens = v.histogram_child("vllm:iteration_tokens_total")
@@ -129,6 +193,8 @@ class ServerMetrics:
         self.req_max_gen = v.histogram_child("vllm:request_max_num_generation_tokens")
         self.req_max_tokens = v.histogram_child("vllm:request_params_max_tokens")
         self.req_n = v.histogram_child("vllm:request_params_n")
+        self.req_preemptions = v.histogram_child("vllm:request_num_preemptions")
+        self.req_prefill_computed = v.histogram_child("vllm:request_prefill_kv_computed_tokens")
         self.spec_drafts = v.counter_child("vllm:spec_decode_num_drafts")
         self.spec_draft_tokens = v.counter_child("vllm:spec_decode_num_draft_tokens")
         self.spec_accepted = v.counter_child("vllm:spec_decode_num_accepted_tokens")
@@ -141,8 +207,11 @@ class ServerMetrics:
             for reason in ("stop", "length", "abort", "error", "repetition")
         }
         self.lag = LagStats()
+        self.hit_rate = PrefixHitRate()
         self.window_prompt = 0
+        """Prompt tokens computed (cache hits excluded) since the last log line, as vLLM's counts them."""
         self.window_generation = 0
+        self.window_preemptions = 0
 
     # observations -------------------------------------------------------------------------------
 
@@ -150,22 +219,38 @@ class ServerMetrics:
         """After a step's tokens went out."""
         self.lag.record(lag_s, r.generated_tokens)
         self._lag.observe(max(lag_s, 0.0))
-        for gauge, value in ((self.running, r.running), (self.waiting, r.waiting)):
-            if gauge is not None:
-                gauge.set(value)
-        for gauge in (self.kv_usage, self.gpu_cache_usage):
-            if gauge is not None:
-                gauge.set(r.kv_usage)
-        if self.iteration_tokens is not None:
-            self.iteration_tokens.observe(r.scheduled_tokens)
+        self.queue_update(r.running, r.waiting, r.kv_usage)
+        prompt = r.first_token_prompt_tokens
+        cached = r.first_token_cached_tokens
+        computed = prompt - cached
+        # vLLM counts an iteration's tokens when it has outputs: the prompts that produced their first
+        # token (computed part) plus the tokens generated.
+        if r.emissions and self.iteration_tokens is not None:
+            self.iteration_tokens.observe(computed + r.generated_tokens)
         if r.generated_tokens and self.generation_tokens is not None:
             self.generation_tokens.inc(r.generated_tokens)
-        if r.first_token_prompt_tokens and self.prompt_tokens is not None:
-            self.prompt_tokens.inc(r.first_token_prompt_tokens)
+        if prompt:
+            for child, value in (
+                (self.prompt_tokens, prompt),
+                (self.prompt_computed, computed),
+                (self.prompt_cache_hit, cached),
+                (self.prompt_cached, cached),
+            ):
+                if child is not None and value:
+                    child.inc(value)
+        if r.cache_lookups:
+            for child in self.cache_queries:
+                if child is not None and r.cache_queries:
+                    child.inc(r.cache_queries)
+            for child in [*self.cache_hits, self.cached_on_device]:
+                if child is not None and r.cache_hits:
+                    child.inc(r.cache_hits)
+            self.hit_rate.observe(r.cache_lookups, r.cache_queries, r.cache_hits)
         if r.preemptions and self.preemptions is not None:
             self.preemptions.inc(r.preemptions)
-        self.window_prompt += r.first_token_prompt_tokens
+        self.window_prompt += computed
         self.window_generation += r.generated_tokens
+        self.window_preemptions += r.preemptions
         if r.drafts:
             for child, value in (
                 (self.spec_drafts, r.drafts),
@@ -179,14 +264,20 @@ class ServerMetrics:
                     child.inc(value)
 
     def queue_update(self, running: int, waiting: int, kv_usage: float) -> None:
-        """Gauges between steps (a request queued or aborted)."""
-        if self.running is not None:
-            self.running.set(running)
-        if self.waiting is not None:
-            self.waiting.set(waiting)
-        for gauge in (self.kv_usage, self.gpu_cache_usage):
+        """The scheduler's gauges (after a step, or between steps when a request queued or left).
+
+        Every waiting request of the simulated engine waits for capacity: it has none of the
+        transient constraints vLLM calls ``deferred`` (LoRA budget, KV transfer, a blocked status).
+        """
+        for gauge, value in (
+            (self.running, running),
+            (self.waiting, waiting),
+            (self.waiting_capacity, waiting),
+            (self.kv_usage, kv_usage),
+            (self.gpu_cache_usage, kv_usage),
+        ):
             if gauge is not None:
-                gauge.set(kv_usage)
+                gauge.set(value)
 
     def first_token(self, seconds: float) -> None:
         if self.ttft is not None:
@@ -204,6 +295,9 @@ class ServerMetrics:
         ``group_n``: the ``n`` of its API request when it is the last of that request's choices to
         finish (vLLM observes ``request_params_n`` and ``request_max_num_generation_tokens`` once per
         API request), None for the other choices.
+
+        As in vLLM, the decode and inference phases end at the last token (not at an abort) and
+        the mean time per output token is 0 for a request with fewer than two tokens.
         """
         child = self._success.get(reason)
         if child is not None:
@@ -212,17 +306,20 @@ class ServerMetrics:
         end = req.finished_at if req.finished_at is not None else now
         scheduled = req.first_scheduled
         first = req.first_token
+        last = req.last_token if req.last_token is not None else end
         pairs: list[tuple[Histogram | None, float]] = [(self.e2e, end - arrival)]
         if scheduled is not None:
-            pairs += [(self.queue, scheduled - arrival), (self.inference, end - scheduled)]
+            pairs += [(self.queue, scheduled - arrival), (self.inference, last - scheduled)]
             if first is not None:
-                pairs += [(self.prefill, first - scheduled), (self.decode, end - first)]
-        if first is not None and req.out > 1:
-            pairs.append((self.request_tpot, (end - first) / (req.out - 1)))
+                pairs += [(self.prefill, first - scheduled), (self.decode, last - first)]
+        tpot = (last - first) / (req.out - 1) if first is not None and req.out > 1 else 0.0
         pairs += [
+            (self.request_tpot, tpot),
             (self.req_prompt, req.prompt_len),
             (self.req_generation, req.out),
             (self.req_max_tokens, req.max_tokens),
+            (self.req_preemptions, req.preemptions),
+            (self.req_prefill_computed, req.prompt_len - req.cached_tokens),
         ]
         if group_n is not None:
             pairs += [(self.req_max_gen, req.max_tokens), (self.req_n, group_n)]
@@ -234,26 +331,105 @@ class ServerMetrics:
         self._http_requests.labels(handler, method, f"{status // 100}xx").inc()
         self._http_latency.labels(handler, method).observe(seconds)
 
-    def take_window(self) -> tuple[int, int]:
-        """Prompt and generation tokens since the last call (for the periodic log line)."""
-        out = (self.window_prompt, self.window_generation)
-        self.window_prompt = self.window_generation = 0
+    def take_window(self) -> LogWindow:
+        """What happened since the last call (for the periodic log line)."""
+        out = LogWindow(self.window_prompt, self.window_generation, self.window_preemptions)
+        self.window_prompt = self.window_generation = self.window_preemptions = 0
         return out
+
+    def stats_line(
+        self, window: LogWindow, elapsed_s: float, running: int, waiting: int, kv_usage: float
+    ) -> str:
+        """vLLM's periodic stats line for ``window``, which lasted ``elapsed_s`` seconds.
+
+        Throughputs are per second of the server's clock (wall seconds) and, as vLLM's, count the
+        prompt tokens computed (not those found in the prefix cache). Like vLLM's, the line names
+        preemptions only when some happened in the window and the prefix-cache hit rate only once
+        the cache has been queried (never with prefix caching off).
+        """
+        rate = 1.0 / elapsed_s if elapsed_s > 0 else 0.0
+        parts = [
+            f"Avg prompt throughput: {window.prompt * rate:.1f} tokens/s",
+            f"Avg generation throughput: {window.generation * rate:.1f} tokens/s",
+            f"Running: {running} reqs",
+            f"Waiting: {waiting} reqs",
+        ]
+        if window.preemptions:
+            parts.append(f"Preemptions: {window.preemptions}")
+        parts.append(f"GPU KV cache usage: {100.0 * kv_usage:.1f}%")
+        if not self.hit_rate.empty:
+            parts.append(f"Prefix cache hit rate: {100.0 * self.hit_rate.rate:.1f}%")
+        return "Engine 000: " + ", ".join(parts)
 
     def page(self) -> bytes:
         return generate_latest(self.vllm.registry)
 
 
 def cache_config_labels(
-    *, block_size: int, num_gpu_blocks: int, utilization: float, dtype: str, kv_bytes: int, style: Style
+    *,
+    block_size: int,
+    num_gpu_blocks: int,
+    utilization: float,
+    dtype: str,
+    max_model_len: int,
+    prefix_caching: bool,
+    style: Style,
 ) -> dict[str, str]:
-    """Labels of ``vllm:cache_config_info`` (CacheConfig's fields as strings)."""
+    """Labels of ``vllm:cache_config_info`` (``CacheConfig``'s fields as strings, as vLLM writes them).
+
+    ``current`` has vLLM 0.32's fields, valued as a GPU deployment of the profile shows them:
+    ``kv_cache_memory_bytes`` is ``None`` (vLLM sets it only from ``--kv-cache-memory``), the KV
+    capacity and concurrency come from the block count as vLLM computes them, and the fields only a
+    hybrid, sliding-window, offloading or KV-sharing setup fills keep their defaults.
+    Older styles have the fields of their release.
+    """
+    if style == "current":
+        concurrency = num_gpu_blocks / -(-max_model_len // block_size)
+        current: dict[str, Any] = {
+            "_block_size_resolved": True,
+            "block_size": block_size,
+            "cache_dtype": dtype,
+            "cache_hit_alignment_tokens": None,
+            "effective_attention_block_size": block_size,
+            "enable_mamba_shared_prefix_checkpoint": False,
+            "enable_prefix_caching": prefix_caching,
+            "gpu_memory_utilization": utilization,
+            "hash_block_size": None,
+            "is_attention_free": False,
+            "kv_cache_dtype_skip_layers": [],
+            "kv_cache_layout": None,
+            "kv_cache_max_concurrency": concurrency,
+            "kv_cache_memory_bytes": None,
+            "kv_cache_size_tokens": int(concurrency * max_model_len),
+            "kv_offloading_backend": "native",
+            "kv_offloading_size": None,
+            "kv_sharing_fast_prefill": False,
+            "mamba_block_size": None,
+            "mamba_cache_dtype": "auto",
+            "mamba_cache_mode": "none",
+            "mamba_page_size_padded": None,
+            "mamba_ssm_cache_dtype": "auto",
+            "num_cpu_blocks": None,
+            "num_gpu_blocks": num_gpu_blocks,
+            "num_gpu_blocks_override": None,
+            "prefix_cache_retention_interval": 0,
+            "prefix_caching_hash_algo": "sha256",
+            "prefix_match_unit": None,
+            "replayssm_buffer_len": 16,
+            "skip_page_size_padded": None,
+            "sliding_window": None,
+            "swa_bounded_replay": True,
+            "use_kda_recoverssm": False,
+            "use_replayssm": False,
+            "user_specified_block_size": False,
+        }
+        return {k: str(v) for k, v in current.items()}
     labels: dict[str, Any] = {
         "block_size": block_size,
         "cache_dtype": dtype,
         "calculate_kv_scales": False,
         "cpu_offload_gb": 0,
-        "enable_prefix_caching": False,
+        "enable_prefix_caching": prefix_caching,
         "gpu_memory_utilization": utilization,
         "is_attention_free": False,
         "num_cpu_blocks": None,
@@ -264,7 +440,4 @@ def cache_config_labels(
         "swap_space": 4,
         "swap_space_bytes": 4 * 1024**3,
     }
-    if style == "current":
-        labels["kv_cache_memory_bytes"] = kv_bytes
-        labels["kv_cache_size_tokens"] = num_gpu_blocks * block_size
     return {k: str(v) for k, v in labels.items()}
