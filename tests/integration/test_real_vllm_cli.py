@@ -7,7 +7,15 @@ generator counts must equal what the server counted, exactly.
 from __future__ import annotations
 
 import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
 import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -132,11 +140,20 @@ def test_load_counts_exactly_what_the_server_counted(
     assert all(r["finish_reason"] == "length" for r in records)
 
 
-def test_watch_record_then_report_and_replay_show_what_the_server_did(
-    real_vllm: RealVllm, tmp_path: Path
-) -> None:
-    recording = tmp_path / "real.sparktop"
-    lines_file = tmp_path / "watch.out"
+@dataclass(frozen=True)
+class Recorded:
+    """A real session: ``watch --record`` around a load, what it printed, what the server counted."""
+
+    path: Path
+    printed: list[str]
+    served: Counters
+
+
+@pytest.fixture(scope="module")
+def recorded(real_vllm: RealVllm, tmp_path_factory: pytest.TempPathFactory) -> Recorded:
+    folder = tmp_path_factory.mktemp("recorded")
+    recording = folder / "real.sparktop"
+    lines_file = folder / "watch.out"
     watch = spawn(
         "watch", real_vllm.url, "--headless", "--interval", "0.5", "--record", str(recording),
         stdout=lines_file,
@@ -147,38 +164,81 @@ def test_watch_record_then_report_and_replay_show_what_the_server_did(
             assert time.monotonic() < deadline and watch.poll() is None, lines_file.read_text()
             time.sleep(0.2)
         before = counters(real_vllm.url)
-        loaded = tmp_path / "load.json"
         result = sparktop(
-            "load", real_vllm.url, "--concurrency", "4", "--input-len", "64", "--output-len", "48",
-            "--requests", "12", "--json", str(loaded), "--no-record",
+            "load", real_vllm.url, "--concurrency", "4", "--input-len", "64", "--output-len", "100",
+            "--requests", "12", "--no-record",
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
         served = counters(real_vllm.url) - before
-        time.sleep(2.0)  # two more scrapes see the counters settled
+        time.sleep(2.0)  # more scrapes see the counters settled
     finally:
         watch.terminate()
         watch.wait(30)
     printed = [line for line in lines_file.read_text().splitlines() if not line.startswith("#")]
-    assert any(" running=4 " in line for line in printed), "the load never showed as 4 running"
+    return Recorded(recording, printed, served)
 
+
+def test_a_recorded_real_session_reports_what_the_server_counted(recorded: Recorded) -> None:
+    assert any(" running=4 " in line for line in recorded.printed), "the load never showed as 4 running"
     # the watch saw the server idle before the load and after it: the report's server-side totals
     # (counter deltas over the recording) are exactly what the server counted for the load
-    report = sparktop("report", str(recording), "--format", "json")
+    report = sparktop("report", str(recorded.path), "--format", "json")
     assert report.returncode == 0, report.stderr
     run = json.loads(report.stdout)["recordings"][0]
     assert run["model"] == MODEL_NAME and run["simulated"] is False
+    served = recorded.served
     assert run["server"]["requests_finished"] == served.finished == 12
-    assert run["server"]["generation_tokens"] == served.generation_tokens == 12 * 48
+    assert run["server"]["generation_tokens"] == served.generation_tokens == 12 * 100
     assert run["server"]["prompt_tokens"] == served.prompt_tokens
     assert run["server"]["peak_running"] == 4
 
-    # replay: at every recorded scrape the replayed frame prints the line the live watch printed
-    with Recording.open(recording) as rec:
+
+def test_a_recorded_real_session_replays_as_it_was_watched(recorded: Recorded) -> None:
+    """At every recorded scrape the replayed frame prints the line the live watch printed."""
+    with Recording.open(recorded.path) as rec:
         assert not rec.simulated
         replay = ReplayFeed(rec, playing=False, span_s=300.0)
         replayed = []
         for t in rec.times(("scrape",)):
             replay._feed_until(t)
             replayed.append(format_line(replay.session.frame(300.0, now=t)))
+    printed = recorded.printed
     common = [line for line in printed if line in replayed]
     assert len(printed) > 5 and len(common) >= len(printed) - 1  # the watch may be stopped mid-write
+
+
+def tmux_screen(session: str) -> str:
+    return subprocess.run(
+        ["tmux", "capture-pane", "-p", "-t", session], check=False, capture_output=True, text=True
+    ).stdout
+
+
+def tmux_until(session: str, holds: Callable[[str], bool], within_s: float = 30.0) -> str:
+    deadline = time.monotonic() + within_s
+    shown = tmux_screen(session)
+    while not holds(shown):
+        assert time.monotonic() < deadline, f"the screen never showed it:\n{shown}"
+        time.sleep(0.3)
+        shown = tmux_screen(session)
+    return shown
+
+
+@pytest.mark.tmux
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_a_recorded_real_session_opens_in_the_replay_dashboard(recorded: Recorded, tmp_path: Path) -> None:
+    session = f"sparktop-real-{uuid.uuid4().hex[:8]}"
+    program = shlex.quote(str(Path(sys.executable).parent / "sparktop"))
+    command = f"{program} replay {shlex.quote(str(recorded.path))} --paused"
+    env = [f"SPARKTOP_CONFIG={tmp_path / 'none.toml'}", "TERM=xterm-256color"]
+    options = [part for e in env for part in ("-e", e)]
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", *options, command], check=True
+    )
+    try:
+        tmux_until(session, lambda shown: "REPLAY" in shown and "space play" in shown)
+        subprocess.run(["tmux", "send-keys", "-t", session, "End"], check=True)
+        shown = tmux_until(session, lambda shown: re.search(r" (\d+)s / \1s\b", shown) is not None)
+        assert MODEL_NAME in shown and "vLLM 0.32.0" in shown, shown
+        assert "SIMULATED" not in shown, shown  # a real server's recording says so
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
