@@ -469,7 +469,7 @@ class SimServer:
                 status, ""
             )
             request_line = f"{_printable(req.method)} {_printable(req.path)} HTTP/1.1"
-            self._log(st.bare(st.API, f'INFO:     {req.peer} - "{request_line}" {status} {reason}'))
+            self._log(st.bare(st.UVICORN, f'INFO:     {req.peer} - "{request_line}" {status} {reason}'))
 
     def _on_response(self, req: HttpRequest, status: int) -> None:
         if not req.streamed:
