@@ -2,11 +2,12 @@
 
     python -m sparktop.sim.vllm_entry serve MODEL [--served-model-name N] [--port P] [--host H]
         [--max-model-len L] [--gpu-memory-utilization F] [--kv-cache-dtype fp8|auto]
-        [--max-num-seqs N] [--max-num-batched-tokens N] [--speculative-config JSON] [other vLLM flags]
+        [--max-num-seqs N] [--max-num-batched-tokens N] [--speculative-config JSON]
+        [--[no-]enable-prefix-caching] [other vLLM flags]
 
 The profile is picked from the model id (and ``--speculative-config``); flags default as in vLLM
-(``--gpu-memory-utilization 0.9``, ``--kv-cache-dtype auto``), other vLLM flags are accepted and
-ignored. vLLM-format logs go to stdout as ``docker logs`` shows them, and failures end as vLLM's do
+(``--gpu-memory-utilization 0.9``, ``--kv-cache-dtype auto``, prefix caching on), other vLLM flags
+are accepted and ignored. vLLM-format logs go to stdout as ``docker logs`` shows them, and failures end as vLLM's do
 (exit 1): an architecture the posed vLLM version does not know, a KV cache too small for
 ``--max-model-len``, a memory budget above what is free. Simulator-only knobs come from the
 environment: ``SPARKTOP_SIM_SPEED``, ``_SEED``, ``_STARTUP`` (realistic|fast|instant),
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-num-seqs", type=int)
     p.add_argument("--max-num-batched-tokens", type=int)
     p.add_argument("--speculative-config")
+    p.add_argument("--enable-prefix-caching", action=argparse.BooleanOptionalAction, default=True)
     return p
 
 
@@ -119,6 +121,7 @@ def build_config(argv: Sequence[str], env: Mapping[str, str]) -> tuple[SimConfig
             kv_cache_dtype=ns.kv_cache_dtype,
             max_num_seqs=ns.max_num_seqs,
             max_num_batched_tokens=ns.max_num_batched_tokens,
+            enable_prefix_caching=ns.enable_prefix_caching,
             host_used_gib=float(host_used) if host_used else None,
             vllm_version=env.get("SPARKTOP_SIM_VLLM_VERSION", "").strip() or None,
             log_file=sys.stdout,

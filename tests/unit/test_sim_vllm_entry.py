@@ -17,6 +17,7 @@ def test_vllm_defaults_apply_when_flags_are_absent() -> None:
     assert (config.gpu_memory_utilization, config.kv_cache_dtype) == (0.9, "auto")
     assert (config.host, config.port, config.served_model_name) == ("0.0.0.0", 8000, GEMMA)
     assert (config.speed, config.startup, config.faults) == (1.0, "realistic", FaultConfig())
+    assert config.enable_prefix_caching is True  # vLLM's default
 
 
 def test_the_published_command_line_maps_onto_the_profile() -> None:
@@ -34,6 +35,7 @@ def test_the_published_command_line_maps_onto_the_profile() -> None:
         0.95,
     )
     assert config.kv_cache_dtype == "fp8"
+    assert config.enable_prefix_caching is False  # --no-enable-prefix-caching, as the published runs
 
 
 def test_speculative_config_picks_the_mtp_profile() -> None:
