@@ -7,8 +7,8 @@
 
 The profile is picked from the model id (and ``--speculative-config``); flags default as in vLLM
 (``--gpu-memory-utilization 0.9``, ``--kv-cache-dtype auto``, prefix caching on), other vLLM flags
-are accepted and ignored. vLLM-format logs go to stdout as ``docker logs`` shows them, and failures end as vLLM's do
-(exit 1): an architecture the posed vLLM version does not know, a KV cache too small for
+are accepted and ignored. vLLM-format logs go to stdout as ``docker logs`` shows them, and failures
+end as vLLM's do (exit 1): an architecture the posed vLLM version does not know, a KV cache too small for
 ``--max-model-len``, a memory budget above what is free. Simulator-only knobs come from the
 environment: ``SPARKTOP_SIM_SPEED``, ``_SEED``, ``_STARTUP`` (realistic|fast|instant),
 ``_METRICS_STYLE``, ``_HOST_USED_GIB``, ``_VLLM_VERSION``, ``_LOG_STATS_EVERY`` (print the periodic
