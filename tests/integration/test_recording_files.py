@@ -23,9 +23,8 @@ from sparktop.recording import reader
 from sparktop.recording.format import RecordingError
 from sparktop.recording.reader import Recording
 from sparktop.recording.writer import Recorder
-from tests.support.recordings import observations, record
+from tests.support.recordings import GOLDEN, encoded, golden_observations, observations, record
 
-GOLDEN = Path(__file__).parent.parent / "fixtures" / "golden-v1.sparktop"
 ENV = {**os.environ, "SPARKTOP_CONFIG": "/nonexistent/sparktop.toml"}
 
 
@@ -90,7 +89,7 @@ def test_truncated_files_give_one_line_errors(tmp_path: Path) -> None:
         except RecordingError as exc:
             assert "\n" not in str(exc)
         else:
-            assert got == list(observations(40))[: len(got)]
+            assert encoded(got) == golden_observations()[: len(got)]
 
 
 def test_damaged_rows(tmp_path: Path) -> None:
@@ -103,7 +102,7 @@ def test_damaged_rows(tmp_path: Path) -> None:
         with pytest.raises(RecordingError, match="row 10"):
             for obs in rec.observations():
                 seen.append(obs)
-    assert seen == list(observations(40))[:9]  # everything before the damage is delivered
+    assert encoded(seen) == golden_observations()[:9]  # everything before the damage is delivered
 
 
 @settings(

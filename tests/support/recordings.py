@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
+from sparktop import codec
 from sparktop.model import Event, ScrapeResult, ServerInfo, TargetInfo, WorkloadProgress
 from sparktop.recording.writer import Recorder
 from sparktop.vllm.exposition import SeriesParser
@@ -14,6 +18,24 @@ from tests.support.frames import T0, gb10_sample
 from tests.support.vllm_pages import LoadedServer
 
 TARGET = TargetInfo("http://127.0.0.1:8000", "url", profile="gemma4-26b-a4b-nvfp4")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+GOLDEN = FIXTURES / "golden-v1.sparktop"
+"""A file made by the first release of the format: ``record(path, 40)`` as it was then."""
+
+
+def encoded(observations: Iterable[object]) -> list[Any]:
+    """Observations as plain data (type name and codec encoding), comparable across releases."""
+    plain: list[Any] = json.loads(json.dumps([[type(o).__name__, codec.encode(o)] for o in observations]))
+    return plain
+
+
+def golden_observations() -> list[Any]:
+    """What ``GOLDEN`` holds, ``encoded``: the observations its release's ``observations(40)`` made
+    (the generator has moved on since: the simulated pages carry more families now)."""
+    stored: list[Any] = json.loads(
+        gzip.decompress((FIXTURES / "golden-v1.observations.json.gz").read_bytes())
+    )
+    return stored
 
 
 def observations(seconds: int, seed: int = 3, engines: int = 1) -> Iterator[object]:

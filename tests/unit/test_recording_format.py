@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 import struct
 from pathlib import Path
@@ -11,10 +9,9 @@ from pathlib import Path
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from sparktop import codec
 from sparktop.recording.format import decode_delta, decode_keyframe, encode_delta, encode_keyframe
 from sparktop.recording.reader import Recording
-from tests.support.recordings import record
+from tests.support.recordings import GOLDEN, encoded, golden_observations, record
 
 values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
@@ -78,11 +75,6 @@ def test_recording_reads_back_exactly(tmp_path: Path) -> None:
 
 def test_golden_v1_file_still_reads() -> None:
     """A file made by the first release of the format (tests/fixtures/golden-v1.sparktop, made by
-    ``record(path, 40)`` and checked by eye with sqlite3) keeps reading the same observations: those
-    that release's ``observations(40)`` produced, kept encoded beside it (the generator has moved on
-    since: the simulated pages carry more families now)."""
-    fixtures = Path(__file__).parent.parent / "fixtures"
-    expected = json.loads(gzip.decompress((fixtures / "golden-v1.observations.json.gz").read_bytes()))
-    with Recording.open(fixtures / "golden-v1.sparktop") as rec:
-        read = [[type(o).__name__, codec.encode(o)] for o in rec.observations()]
-    assert json.loads(json.dumps(read)) == expected
+    ``record(path, 40)`` and checked by eye with sqlite3) keeps reading the same observations."""
+    with Recording.open(GOLDEN) as rec:
+        assert encoded(rec.observations()) == golden_observations()
