@@ -22,7 +22,7 @@ from sparktop.cli import EXIT_OK, CliError
 from sparktop.clock import SystemClock
 from sparktop.model import HISTOGRAM_KEYS, SCALAR_KEYS, Histogram, MetricSnapshot, Unknown, or_none
 from sparktop.vllm.exposition import SeriesParser
-from sparktop.vllm.schema import Schema
+from sparktop.vllm.schema import NO_SAMPLES_REASON, Schema, declares_vllm, empty_snapshot
 from sparktop.vllm.scrape import BadTarget, Scraper
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -64,6 +64,8 @@ def read_file(path: str) -> MetricSnapshot:
         raise CliError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB; not a /metrics page")
     text = data.decode("utf-8", errors="replace")
     page = SeriesParser().parse(text)
+    if not page.series and declares_vllm(text):
+        return empty_snapshot(SystemClock().now(), NO_SAMPLES_REASON)  # valid: nothing counted yet
     if not page.series:
         cause = "it is empty" if not text.strip() else "no line in it is a metric sample"
         raise CliError(
@@ -80,6 +82,8 @@ async def _scrape(url: str, timeout_s: float) -> tuple[MetricSnapshot, str]:
         raise CliError(str(exc), hint="give the server's base URL, e.g. http://127.0.0.1:8000") from None
     async with scraper:
         result = await scraper.scrape()
+    if result.snapshot is None and result.state == "healthy" and NO_SAMPLES_REASON in result.detail:
+        return empty_snapshot(result.t, NO_SAMPLES_REASON), result.state
     if result.snapshot is None:
         hints = {
             "unreachable": "is vLLM running and listening on that port?",

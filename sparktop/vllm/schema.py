@@ -7,6 +7,11 @@ into a ``MetricSnapshot`` whatever the version: engines are summed (the KV-cache
 averaged), ``_created`` samples are ignored, and a field whose series is absent becomes ``Unknown``
 with the reason, never 0.
 
+A value the server cannot mean is not passed on as a fact either: a negative or NaN count, a KV-cache
+fraction outside 0..1, buckets that decrease, a ``_count`` that is not the ``+Inf`` bucket, a
+histogram without ``_count``, or a series listed twice with the same labels make the field
+``Unknown``, with a reason that names the series and the value.
+
 Reading a page is on the hot path (once per scrape), so each series' role is worked out once and
 cached by its text.
 """
@@ -69,12 +74,37 @@ ABSENT_REASONS: dict[str, str] = {
     "inference": "inference-time histogram not exposed by this vLLM version",
 }
 NO_VLLM_REASON = "no vllm: series on the page (metrics disabled with --disable-log-stats, or not vLLM)"
+NO_SAMPLES_REASON = "the page lists vLLM's metrics but holds no samples yet (nothing counted so far)"
+_DECLARES_VLLM = ("# TYPE vllm:", "# HELP vllm:")
+
+
+def declares_vllm(text: str) -> bool:
+    """Whether a page declares ``vllm:`` families (``# TYPE``/``# HELP`` lines), samples or not."""
+    return any(marker in text for marker in _DECLARES_VLLM)
+
+
+def empty_snapshot(t: float, reason: str) -> MetricSnapshot:
+    """A snapshot of a valid page with nothing known on it: every field ``Unknown(reason)``."""
+    unknown = Unknown(reason)
+    return MetricSnapshot(
+        t=t,
+        scalars=dict.fromkeys(SCALAR_KEYS, unknown),
+        histograms=dict.fromkeys(HISTOGRAM_KEYS, unknown),
+        finished=unknown,
+        engines=(),
+        models=(),
+        cache_config={},
+    )
+
+
 DEFAULT_ABSENT = "not exposed by this server"
 
 # roles
 _IGNORE, _SCALAR, _BUCKET, _COUNT, _SUM, _FINISHED, _INFO, _OTHER_VLLM = range(8)
 
 _SCALAR_ROLE = {name: field for field, names in SCALAR_SOURCES.items() for name in names}
+_FRACTIONS = frozenset({"kv_cache_usage"})
+"""Fields that are fractions of 0..1 (the others are counts: never negative)."""
 _HIST_ROLE: dict[str, tuple[int, str]] = {}
 for _names in HISTOGRAM_SOURCES.values():
     for _name in _names:
@@ -150,6 +180,7 @@ def _getter(positions: list[int]) -> Callable[[list[float]], tuple[float, ...]]:
 
 @dataclass(slots=True)
 class _HistPlan:
+    source: str
     bounds: tuple[float, ...]
     buckets: list[Callable[[list[float]], tuple[float, ...]]]  # one getter per engine, in bound order
     count: Callable[[list[float]], tuple[float, ...]]
@@ -160,9 +191,9 @@ class _HistPlan:
 class _Plan:
     """How to read every page with one layout (the same series in the same order)."""
 
-    scalars: dict[str, tuple[bool, list[Callable[[list[float]], tuple[float, ...]]]]]
+    scalars: dict[str, tuple[str, list[Callable[[list[float]], tuple[float, ...]]]] | Unknown]
     histograms: dict[str, _HistPlan | Unknown]
-    finished: dict[str, Callable[[list[float]], tuple[float, ...]]]
+    finished: dict[str, Callable[[list[float]], tuple[float, ...]]] | Unknown
     vllm_seen: bool
     engines: tuple[str, ...]
     models: tuple[str, ...]
@@ -195,9 +226,18 @@ class Schema:
             if entry is None:
                 scalars[field] = _absent(field, plan.vllm_seen)
                 continue
-            average, getters = entry
-            totals = [math.fsum(get(values)) for get in getters]
-            scalars[field] = math.fsum(totals) / len(totals) if average else math.fsum(totals)
+            if isinstance(entry, Unknown):
+                scalars[field] = entry
+                continue
+            source, getters = entry
+            per_engine = [get(values) for get in getters]
+            wrong = _implausible(field, source, per_engine)
+            if wrong is not None:
+                scalars[field] = wrong
+                continue
+            totals = [math.fsum(v) for v in per_engine]
+            # a fraction per engine (each engine has its own KV cache): average, do not add
+            scalars[field] = math.fsum(totals) / len(totals) if field in _FRACTIONS else math.fsum(totals)
         histograms: dict[str, Histogram | Unknown] = {}
         for field in HISTOGRAM_KEYS:
             hp = plan.histograms.get(field)
@@ -206,19 +246,14 @@ class Schema:
             elif isinstance(hp, Unknown):
                 histograms[field] = hp
             else:
-                per_engine = [get(values) for get in hp.buckets]
-                if len(per_engine) == 1:
-                    cumulative = per_engine[0]
-                elif len(per_engine) == 2:
-                    cumulative = tuple(map(add, *per_engine))
-                else:
-                    cumulative = tuple(map(_add, *per_engine))
-                histograms[field] = Histogram(
-                    hp.bounds, tuple(cumulative), math.fsum(hp.count(values)), math.fsum(hp.sum(values))
-                )
+                histograms[field] = _histogram(hp, values)
         finished: dict[str, float] | Unknown
-        if plan.finished:
-            finished = {reason: math.fsum(get(values)) for reason, get in plan.finished.items()}
+        if isinstance(plan.finished, Unknown):
+            finished = plan.finished
+        elif plan.finished:
+            by_reason = {reason: get(values) for reason, get in plan.finished.items()}
+            wrong = _implausible("finished", FINISHED_SOURCE, list(by_reason.values()))
+            finished = wrong or {reason: math.fsum(v) for reason, v in by_reason.items()}
         else:
             finished = _absent("finished", plan.vllm_seen)
         snapshot = MetricSnapshot(
@@ -238,6 +273,49 @@ def _add(*values: float) -> float:
     return math.fsum(values)
 
 
+def _implausible(field: str, source: str, per_engine: list[tuple[float, ...]]) -> Unknown | None:
+    """Why values read for ``field`` cannot be what the server means (None when they can)."""
+    for engine_values in per_engine:
+        for v in engine_values:
+            if v >= 0 and (v <= 1 or field not in _FRACTIONS) and v != math.inf:
+                continue
+            if v != v:
+                return Unknown(f"{source} is NaN on the page: not a value")
+            if field in _FRACTIONS:
+                return Unknown(f"{source} = {v:g} on the page: a fraction of the KV cache must be 0..1")
+            return Unknown(f"{source} = {v:g} on the page: a count cannot be negative or infinite")
+    return None
+
+
+def _histogram(hp: _HistPlan, values: list[float]) -> Histogram | Unknown:
+    """One histogram summed over engines, or why its page values are not a histogram."""
+    per_engine = [get(values) for get in hp.buckets]
+    name = hp.source
+    for buckets in per_engine:
+        previous = 0.0
+        for le, v in zip(hp.bounds, buckets, strict=True):
+            if not v >= previous:  # NaN fails too
+                return Unknown(
+                    f"{name} buckets are not cumulative: le={le:g} holds {v:g} after {previous:g} below it"
+                )
+            previous = v
+    counts = hp.count(values)
+    if not counts:
+        return Unknown(f"{name} has buckets but no _count: how many observations is unknown")
+    if len(per_engine) == 1:
+        cumulative = per_engine[0]
+    elif len(per_engine) == 2:
+        cumulative = tuple(map(add, *per_engine))
+    else:
+        cumulative = tuple(map(_add, *per_engine))
+    count, total = math.fsum(counts), math.fsum(hp.sum(values))
+    if count != cumulative[-1]:
+        return Unknown(f"{name}_count = {count:g} but its +Inf bucket holds {cumulative[-1]:g}")
+    if not (total >= 0 and total != math.inf):
+        return Unknown(f"{name}_sum = {total:g}: not a sum of durations or sizes")
+    return Histogram(hp.bounds, tuple(cumulative), count, total)
+
+
 def _compile(layout: list[Series]) -> _Plan:
     scalar_pos: dict[str, dict[str, list[int]]] = {}
     bucket_pos: dict[str, dict[str, dict[float, list[int]]]] = {}
@@ -248,11 +326,17 @@ def _compile(layout: list[Series]) -> _Plan:
     engines: set[str] = set()
     models: set[str] = set()
     raw_pos: list[int] = []
+    seen: set[str] = set()
+    duplicated: dict[str, str] = {}  # source -> the first series key seen twice
     for i, series in enumerate(layout):
         role = _role(series)
         if role.kind == _IGNORE:
             continue
-        raw_pos.append(i)
+        raw_pos.append(i)  # recorded as exposed, so a replay reads the same page (duplicates too)
+        if series.key in seen:
+            duplicated.setdefault(role.source, series.key)
+            continue
+        seen.add(series.key)
         if role.engine:
             engines.add(role.engine)
         if role.model:
@@ -271,27 +355,38 @@ def _compile(layout: list[Series]) -> _Plan:
             finished_pos.setdefault(role.reason, []).append(i)
         elif role.kind == _INFO and not cache_config:
             cache_config = {k: v for k, v in series.labels.items() if k not in ("model_name", "engine")}
-    scalars: dict[str, tuple[bool, list[Callable[[list[float]], tuple[float, ...]]]]] = {}
+    scalars: dict[str, tuple[str, list[Callable[[list[float]], tuple[float, ...]]]] | Unknown] = {}
     for field, sources in SCALAR_SOURCES.items():
         for source in sources:
             per_engine = scalar_pos.get(source)
             if per_engine:
-                # A fraction per engine (each engine has its own KV cache): average, do not add.
-                scalars[field] = (field == "kv_cache_usage", [_getter(p) for p in per_engine.values()])
+                scalars[field] = (
+                    _listed_twice(duplicated[source])
+                    if source in duplicated
+                    else (source, [_getter(p) for p in per_engine.values()])
+                )
                 break
     histograms: dict[str, _HistPlan | Unknown] = {}
     for field, sources in HISTOGRAM_SOURCES.items():
         for source in sources:
             if source in bucket_pos:
-                histograms[field] = _hist_plan(
-                    bucket_pos[source], count_pos.get(source, []), sum_pos.get(source, [])
+                histograms[field] = (
+                    _listed_twice(duplicated[source])
+                    if source in duplicated
+                    else _hist_plan(
+                        source, bucket_pos[source], count_pos.get(source, []), sum_pos.get(source, [])
+                    )
                 )
                 break
     raw_keys = tuple(layout[i].key for i in raw_pos)
     return _Plan(
         scalars=scalars,
         histograms=histograms,
-        finished={reason: _getter(p) for reason, p in finished_pos.items()},
+        finished=(
+            _listed_twice(duplicated[FINISHED_SOURCE])
+            if FINISHED_SOURCE in duplicated
+            else {reason: _getter(p) for reason, p in finished_pos.items()}
+        ),
         vllm_seen=bool(raw_pos),
         engines=tuple(sorted(engines, key=_engine_order)),
         models=tuple(sorted(models)),
@@ -301,8 +396,12 @@ def _compile(layout: list[Series]) -> _Plan:
     )
 
 
+def _listed_twice(key: str) -> Unknown:
+    return Unknown(f"{key[:120]} is listed twice on the page: which value holds is unknown")
+
+
 def _hist_plan(
-    per_engine: dict[str, dict[float, list[int]]], count: list[int], total: list[int]
+    source: str, per_engine: dict[str, dict[float, list[int]]], count: list[int], total: list[int]
 ) -> _HistPlan | Unknown:
     # Engines of one server share bucket bounds; if they ever differ, keep the common ones.
     engine_buckets = list(per_engine.values())
@@ -310,15 +409,15 @@ def _hist_plan(
     for buckets in engine_buckets[1:]:
         common &= set(buckets)
     if math.inf not in common:
-        return Unknown("histogram has no +Inf bucket")
+        return Unknown(f"{source} has no +Inf bucket")
     bounds = tuple(sorted(common))
     getters = []
     for buckets in engine_buckets:
         positions = []
         for le in bounds:
-            positions.extend(buckets[le][:1])  # a duplicated line counts once
+            positions.extend(buckets[le][:1])
         getters.append(_getter(positions))
-    return _HistPlan(bounds, getters, _getter(count), _getter(total))
+    return _HistPlan(source, bounds, getters, _getter(count), _getter(total))
 
 
 def _engine_order(engine: str) -> tuple[int, str]:

@@ -26,7 +26,7 @@ import orjson
 from sparktop.clock import Clock, SystemClock
 from sparktop.model import SIMULATED_KEY, ScrapeResult, ServerInfo, ServerState, Unknown
 from sparktop.vllm.exposition import SeriesParser
-from sparktop.vllm.schema import Schema
+from sparktop.vllm.schema import NO_SAMPLES_REASON, Schema, declares_vllm
 
 MAX_PAGE_BYTES = 16 * 1024 * 1024
 
@@ -179,6 +179,8 @@ class Scraper:
         if metrics.status == 200 and metrics.failure is None:
             read = self._read(t, metrics)
             if read.get("series_keys") == ():
+                if declares_vllm(metrics.body.decode("utf-8", errors="replace")):
+                    return self._result(t, "healthy", f"/metrics: {NO_SAMPLES_REASON}")
                 return self._result(
                     t, "metrics-disabled", "/metrics has no vllm: series (--disable-log-stats?)", **read
                 )

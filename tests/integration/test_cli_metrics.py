@@ -13,6 +13,8 @@ import pytest
 from prometheus_client import generate_latest
 
 from sparktop.sim.vllm_metrics import VllmMetrics
+from sparktop.vllm.schema import NO_SAMPLES_REASON
+from sparktop.vllm.scrape import Scraper
 from tests.support.fault_server import FaultServer, Route, free_port
 
 ENV = {**os.environ, "SPARKTOP_CONFIG": "/nonexistent/sparktop.toml", "PYTHONUNBUFFERED": "1"}
@@ -110,6 +112,38 @@ def test_snapshot_of_a_non_exposition_file_exits_2(tmp_path: Path, content: byte
     assert proc.stdout == ""
     assert expected in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("sparktop: error:")
+
+
+HELP_ONLY = (
+    b"# HELP vllm:num_requests_running Number of requests in model execution batches.\n"
+    b"# TYPE vllm:num_requests_running gauge\n"
+    b"# HELP vllm:prompt_tokens_total Number of prefill tokens processed.\n"
+    b"# TYPE vllm:prompt_tokens_total counter\n"
+)
+
+
+def test_a_page_of_help_and_type_lines_is_valid_with_nothing_known_yet(tmp_path: Path) -> None:
+    path = tmp_path / "page.txt"
+    path.write_bytes(HELP_ONLY)
+    proc = sparktop("snapshot", "--file", str(path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["requests_running"] is None and doc["histograms"]["ttft"] is None
+    assert doc["unknown"]["requests_running"] == NO_SAMPLES_REASON
+
+
+async def test_a_server_with_no_samples_yet_is_healthy_not_metrics_disabled() -> None:
+    server = FaultServer({"/metrics": Route(body=HELP_ONLY), "/health": Route()})
+    await server.start()
+    try:
+        async with Scraper(server.url) as scraper:
+            result = await scraper.scrape()
+        proc = await asyncio.to_thread(sparktop, "snapshot", server.url, "--json")
+    finally:
+        await server.stop()
+    assert result.state == "healthy" and NO_SAMPLES_REASON in result.detail
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["unknown"]["generation_tokens_total"] == NO_SAMPLES_REASON
 
 
 def test_snapshot_missing_file() -> None:
