@@ -85,6 +85,44 @@ def seconds(value: Num | None, unknown: str = DASH) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
+NARROW_BUCKET = 0.2
+"""A histogram bucket narrower than this share of its upper bound is precise enough to show its
+interpolated quantile as a figure; a wider one is shown as the range it is."""
+
+
+def _edge(value: float) -> str:
+    """A bucket bound, compact: ``100 ms``, ``2.5 s``, ``160 s``."""
+    if value < 1.0:
+        return f"{value * 1000:g} ms"
+    return f"{value:g} s"
+
+
+def seconds_range(lower: float, upper: float) -> str:
+    """A latency known only to lie above ``lower`` and at most ``upper``: ``100–250 ms``,
+    ``1–2.5 s``, ``≤ 1 ms`` (the lowest bucket), ``> 80 s`` (the +Inf bucket)."""
+    if math.isinf(upper):
+        return f"> {_edge(lower)}"
+    if lower <= 0:
+        return f"≤ {_edge(upper)}"
+    low, high = _edge(lower), _edge(upper)
+    for unit in (" ms", " s"):
+        if low.endswith(unit) and high.endswith(unit):
+            low = low[: -len(unit)]
+            break
+    return f"{low}–{high}"
+
+
+def estimate(value: Num | None, bucket: tuple[float, float] | None, unknown: str = DASH) -> str:
+    """A quantile read from a histogram: the figure where its bucket is narrow, the bucket's range
+    where it is wide (``p50 100–250 ms`` rather than an interpolated ``175 ms``)."""
+    if value is None or isinstance(value, Unknown) or bucket is None:
+        return seconds(value, unknown)
+    lower, upper = bucket
+    if math.isfinite(upper) and upper - lower <= NARROW_BUCKET * abs(upper):
+        return seconds(value, unknown)
+    return seconds_range(lower, upper)
+
+
 def duration(value: float) -> str:
     """An elapsed time: ``45s``, ``3m12s``, ``2h05m``."""
     total = max(0, int(value))

@@ -306,7 +306,11 @@ class ContainerStats:
 
 @dataclass(frozen=True, slots=True)
 class LatencyStats:
-    """One latency histogram over a window: quantiles and mean in seconds, observations counted."""
+    """One latency histogram over a window: quantiles and mean in seconds, observations counted.
+
+    Server-side quantiles are interpolated inside a histogram bucket: ``buckets`` holds, for each of
+    p50, p90, p95 and p99, the bounds of the bucket it lies in (absent when none is known), which
+    is all the data says about it."""
 
     p50: Num
     p90: Num
@@ -314,6 +318,7 @@ class LatencyStats:
     p99: Num
     mean: Num
     count: Num
+    buckets: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,7 +73,23 @@ def read_report(path: Path) -> RecordingReport:
 # --------------------------------------------------------------------------------------------------
 # the rows of a report: (section, label, how to get the value, unit, digits)
 
-Getter = Callable[[RecordingReport], Num | None]
+
+@dataclass(frozen=True, slots=True)
+class Ranged:
+    """A server-side quantile: the value interpolated in its histogram bucket, and that bucket
+    (``lower`` < the quantile <= ``upper``), in the row's unit."""
+
+    value: float
+    lower: float
+    upper: float
+
+    @property
+    def narrow(self) -> bool:
+        return math.isfinite(self.upper) and self.upper - self.lower <= fmt.NARROW_BUCKET * abs(self.upper)
+
+
+Value = Num | Ranged
+Getter = Callable[[RecordingReport], Value | None]
 
 
 def _server(*keys: str) -> Getter:
@@ -89,9 +105,24 @@ def _server(*keys: str) -> Getter:
 def _ms(*keys: str) -> Getter:
     inner = _server(*keys)
 
-    def get(report: RecordingReport) -> Num | None:
+    def get(report: RecordingReport) -> Value | None:
         value = inner(report)
         return value * 1000 if isinstance(value, (int, float)) else value
+
+    return get
+
+
+def _ms_q(latency: str, quantile: str) -> Getter:
+    """A server quantile in ms with the bucket it lies in (just the value if no bucket is known)."""
+    inner = _ms(latency, quantile)
+
+    def get(report: RecordingReport) -> Value | None:
+        value = inner(report)
+        stats = report.server.get(latency)
+        bucket = stats.get(f"{quantile}_bucket") if isinstance(stats, dict) else None
+        if isinstance(value, (int, float)) and isinstance(bucket, list) and len(bucket) == 2:
+            return Ranged(float(value), bucket[0] * 1000, bucket[1] * 1000)
+        return value
 
     return get
 
@@ -110,16 +141,16 @@ def _client(key: str, stat: str | None = None) -> Getter:
 
 ROWS: tuple[tuple[str, str, Getter, str, int], ...] = (
     ("server", "TTFT mean", _ms("ttft_s", "mean"), "ms", 0),
-    ("server", "TTFT p50", _ms("ttft_s", "p50"), "ms", 0),
-    ("server", "TTFT p90", _ms("ttft_s", "p90"), "ms", 0),
-    ("server", "TTFT p95", _ms("ttft_s", "p95"), "ms", 0),
-    ("server", "TTFT p99", _ms("ttft_s", "p99"), "ms", 0),
-    ("server", "TPOT p50", _ms("tpot_s", "p50"), "ms", 1),
-    ("server", "TPOT p99", _ms("tpot_s", "p99"), "ms", 1),
-    ("server", "ITL p50", _ms("itl_s", "p50"), "ms", 1),
-    ("server", "ITL p99", _ms("itl_s", "p99"), "ms", 1),
-    ("server", "E2E p50", _ms("e2e_s", "p50"), "ms", 0),
-    ("server", "E2E p99", _ms("e2e_s", "p99"), "ms", 0),
+    ("server", "TTFT p50", _ms_q("ttft_s", "p50"), "ms", 0),
+    ("server", "TTFT p90", _ms_q("ttft_s", "p90"), "ms", 0),
+    ("server", "TTFT p95", _ms_q("ttft_s", "p95"), "ms", 0),
+    ("server", "TTFT p99", _ms_q("ttft_s", "p99"), "ms", 0),
+    ("server", "TPOT p50", _ms_q("tpot_s", "p50"), "ms", 1),
+    ("server", "TPOT p99", _ms_q("tpot_s", "p99"), "ms", 1),
+    ("server", "ITL p50", _ms_q("itl_s", "p50"), "ms", 1),
+    ("server", "ITL p99", _ms_q("itl_s", "p99"), "ms", 1),
+    ("server", "E2E p50", _ms_q("e2e_s", "p50"), "ms", 0),
+    ("server", "E2E p99", _ms_q("e2e_s", "p99"), "ms", 0),
     ("server", "decode per user", _server("decode_tps_per_user"), "tok/s", 2),
     ("server", "decode aggregate", _server("decode_tps"), "tok/s", 1),
     ("server", "prefill", _server("prefill_tps"), "tok/s", 0),
@@ -151,31 +182,70 @@ ROWS: tuple[tuple[str, str, Getter, str, int], ...] = (
 )
 
 
-def _value(report: RecordingReport, getter: Getter, unit: str) -> Num | None:
+def _value(report: RecordingReport, getter: Getter, unit: str) -> Value | None:
     value = getter(report)
     if unit == "%" and isinstance(value, (int, float)):
         return value * 100
     return value
 
 
-def _cell(value: Num | None, digits: int) -> str:
+def _cell(value: Value | None, digits: int) -> str:
     if value is None:
         return ""
     if isinstance(value, Unknown):
         return fmt.DASH
+    if isinstance(value, Ranged):
+        if value.narrow:
+            return f"{value.value:,.{digits}f}"
+        if math.isinf(value.upper):
+            return f"> {value.lower:,g}"
+        if value.lower <= 0:
+            return f"≤ {value.upper:,g}"
+        return f"{value.lower:,g}–{value.upper:,g}"
     return f"{value:,.{digits}f}"
 
 
-def _delta(base: Num | None, value: Num | None) -> str:
-    if not isinstance(base, (int, float)) or not isinstance(value, (int, float)) or isinstance(base, bool):
-        return ""
-    if base == 0:
-        return "=" if value == 0 else ""
+def _change(base: Value | None, value: Value | None) -> tuple[float, float] | None:
+    """The change from ``base`` to ``value`` in percent, as (least, most) the data allows: one
+    number twice for measured figures, a span for server quantiles known only by their buckets
+    (None when nothing can be said)."""
+    if isinstance(base, Ranged) and isinstance(value, Ranged):
+        if base.narrow and value.narrow:
+            base, value = base.value, value.value
+        elif (base.lower, base.upper) == (value.lower, value.upper):
+            return (0.0, 0.0) if base.value == value.value else None  # the same bucket: no measurable change
+        else:
+            if base.lower <= 0 or math.isinf(base.upper):
+                return None
+            least = (value.lower - base.upper) / base.upper * 100
+            most = (value.upper - base.lower) / base.lower * 100
+            return (least, most)
+    if isinstance(base, Ranged):
+        base = base.value
+    if isinstance(value, Ranged):
+        value = value.value
+    if not isinstance(base, (int, float)) or not isinstance(value, (int, float)) or base == 0:
+        return None
     change = (value - base) / abs(base) * 100
-    return f"{change:+.1f}%"
+    return (change, change)
 
 
-def _rows(reports: Sequence[RecordingReport]) -> list[tuple[str, str, str, list[Num | None]]]:
+def _delta(base: Value | None, value: Value | None) -> str:
+    if isinstance(base, Ranged) and isinstance(value, Ranged) and not (base.narrow and value.narrow):
+        if (base.lower, base.upper) == (value.lower, value.upper):
+            return "same bucket"
+        span = _change(base, value)
+        if span is None:
+            return "other bucket"
+        least, most = span
+        return f"{least:+.0f}%…" + ("" if math.isinf(most) else f"{most:+.0f}%")
+    if isinstance(base, (int, float)) and isinstance(value, (int, float)) and base == 0 and value == 0:
+        return "="
+    span = _change(base, value)
+    return "" if span is None else f"{span[0]:+.1f}%"
+
+
+def _rows(reports: Sequence[RecordingReport]) -> list[tuple[str, str, str, list[Value | None]]]:
     """(section, label, unit, values) for every row some recording has a value for."""
     out = []
     for section, label, getter, unit, _ in ROWS:
@@ -271,6 +341,8 @@ def render_table(reports: Sequence[RecordingReport], markdown: bool = False) -> 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Unknown):
         return None
+    if isinstance(value, Ranged):
+        return value.value
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
@@ -311,21 +383,21 @@ def render_json(reports: Sequence[RecordingReport]) -> str:
     compare = []
     if len(reports) > 1:
         for section, label, unit, values in _rows(reports):
-            compare.append(
-                {
-                    "section": section,
-                    "figure": label,
-                    "unit": unit,
-                    "values": [_jsonable(v) for v in values],
-                    "change_pct": [None]
-                    + [
-                        (v - values[0]) / abs(values[0]) * 100
-                        if isinstance(v, (int, float)) and isinstance(values[0], (int, float)) and values[0]
-                        else None
-                        for v in values[1:]
-                    ],
-                }
-            )
+            spans = [None] + [_change(values[0], v) for v in values[1:]]
+            entry: dict[str, Any] = {
+                "section": section,
+                "figure": label,
+                "unit": unit,
+                "values": [_jsonable(v) for v in values],
+                # a measured change; null where the data cannot say (e.g. two quantiles in one bucket)
+                "change_pct": [
+                    span[0] if span is not None and span[0] == span[1] else None for span in spans
+                ],
+            }
+            if any(isinstance(v, Ranged) for v in values):
+                entry["buckets"] = [[v.lower, v.upper] if isinstance(v, Ranged) else None for v in values]
+                entry["change_pct_range"] = [list(span) if span is not None else None for span in spans]
+            compare.append(entry)
     doc = {"recordings": docs, "compare": compare}
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n"
 
@@ -342,10 +414,11 @@ def render_csv(reports: Sequence[RecordingReport]) -> str:
     for section, label, unit, values in _rows(reports):
         row: list[str] = [section, label, unit]
         for i, value in enumerate(values):
-            row.append("" if not isinstance(value, (int, float)) else repr(float(value)))
+            shown = value.value if isinstance(value, Ranged) else value
+            row.append("" if not isinstance(shown, (int, float)) else repr(float(shown)))
             if i:
-                delta = _delta(values[0], value)
-                row.append(delta.rstrip("%") if delta not in ("", "=") else ("0" if delta == "=" else ""))
+                span = _change(values[0], value)
+                row.append("" if span is None or span[0] != span[1] else repr(round(span[0], 6)))
         writer.writerow(row)
     return out.getvalue()
 

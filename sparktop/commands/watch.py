@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import signal
 import sys
 import time
@@ -98,6 +99,25 @@ def _ms(value: Num) -> str:
     return "-" if isinstance(value, Unknown) else f"{value * 1000:.0f}ms"
 
 
+def _quantile(stats: LatencyStats | Unknown | None, name: str) -> str:
+    """A server quantile for scripts, as precisely as its histogram bucket allows: ``175ms`` where
+    the bucket is narrow, ``100-250ms`` where it is wide, ``<=1ms`` or ``>80000ms`` at the ends."""
+    if not isinstance(stats, LatencyStats):
+        return "-"
+    value: Num = getattr(stats, name)
+    bucket = stats.buckets.get(name)
+    if isinstance(value, Unknown) or bucket is None:
+        return _ms(value)
+    lower, upper = bucket
+    if math.isfinite(upper) and upper - lower <= fmt.NARROW_BUCKET * abs(upper):
+        return _ms(value)
+    if math.isinf(upper):
+        return f">{lower * 1000:g}ms"
+    if lower <= 0:
+        return f"<={upper * 1000:g}ms"
+    return f"{lower * 1000:g}-{upper * 1000:g}ms"
+
+
 def _plain(value: Num, digits: int) -> str:
     """A number as scripts read it: no thousands separators, ``-`` when unknown."""
     return "-" if isinstance(value, Unknown) else f"{value:.{digits}f}"
@@ -111,8 +131,6 @@ def format_line(frame: Frame) -> str:
     if not server.scrape_ok or figures is None:
         return " ".join([stamp, f"state={server.state}", *_container_fields(frame), fmt.clean(server.detail)])
     ttft = figures.latency.get("ttft")
-    p50: Num = ttft.p50 if isinstance(ttft, LatencyStats) else Unknown("none")
-    p99: Num = ttft.p99 if isinstance(ttft, LatencyStats) else Unknown("none")
     fields = [
         stamp,
         f"state={server.state}",
@@ -120,8 +138,8 @@ def format_line(frame: Frame) -> str:
         f"waiting={_plain(figures.requests_waiting, 0)}",
         f"kv={fmt.pct(figures.kv_cache_usage, unknown='-')}",
         f"preempt={_plain(figures.preemptions_total, 0)}",
-        f"ttft_p50={_ms(p50)}",
-        f"ttft_p99={_ms(p99)}",
+        f"ttft_p50={_quantile(ttft, 'p50')}",
+        f"ttft_p99={_quantile(ttft, 'p99')}",
         f"gen_tps={_plain(figures.generation_tps, 1)}",
         f"prompt_tps={_plain(figures.prompt_tps, 1)}",
     ]

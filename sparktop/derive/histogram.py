@@ -6,6 +6,10 @@ the rank ``q * total`` falls and interpolate linearly inside it; the lowest buck
 (unless its upper bound is <= 0); a rank in the +Inf bucket returns the upper bound of the highest
 finite bucket. Buckets that decrease (a scrape taken mid-update) are made monotonic first, as
 Prometheus does.
+
+The interpolated value is a guess inside the bucket: all the histogram knows is that the quantile
+lies between the bucket's bounds. ``quantile_buckets`` gives those bounds, so a view can show a
+range (``100–250 ms``) where the bucket is wide, rather than a precise-looking figure.
 """
 
 from __future__ import annotations
@@ -34,6 +38,30 @@ def quantiles(qs: Sequence[float], bounds: Sequence[float], cumulative: Sequence
 def quantile(q: float, bounds: Sequence[float], cumulative: Sequence[float]) -> Num:
     """The q-quantile (0 <= q <= 1) of a cumulative histogram whose last bound is +Inf."""
     return quantiles((q,), bounds, cumulative)[0]
+
+
+Bucket = tuple[float, float]
+"""(lower, upper): the quantile is above ``lower`` and at most ``upper`` (``inf`` for the +Inf bucket)."""
+
+
+def quantile_buckets(
+    qs: Sequence[float], bounds: Sequence[float], cumulative: Sequence[float]
+) -> list[Bucket | None]:
+    """For each q, the bucket its rank falls in (None when the histogram has no observations)."""
+    if len(bounds) < 2 or len(bounds) != len(cumulative) or not math.isinf(bounds[-1]):
+        return [None] * len(qs)
+    counts = list(accumulate(cumulative, max))
+    total = counts[-1]
+    out: list[Bucket | None] = []
+    for q in qs:
+        if not total > 0 or not 0 <= q <= 1:
+            out.append(None)
+            continue
+        index = min(bisect_left(counts, q * total, 0, len(counts) - 1), len(counts) - 1)
+        upper = bounds[index]
+        lower = bounds[index - 1] if index else (0.0 if upper > 0 else -math.inf)
+        out.append((lower, upper))
+    return out
 
 
 def _quantile(q: float, bounds: Sequence[float], counts: Sequence[float]) -> Num:

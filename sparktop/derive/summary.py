@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from operator import add, sub
 
 from sparktop.derive.histogram import mean as window_mean
-from sparktop.derive.histogram import quantiles
+from sparktop.derive.histogram import quantile_buckets, quantiles
 from sparktop.derive.timeline import counter_increase
 from sparktop.model import GpuSample, Histogram, Num, ScrapeResult, Unknown, is_known
 
@@ -149,14 +149,15 @@ class RunSummary:
 
     # ----------------------------------------------------------------------------------------------
 
-    def latency(self, key: str) -> dict[str, Num]:
-        """mean, p50, p90, p95, p99 (seconds) of a histogram over the run."""
+    def latency(self, key: str) -> dict[str, Num | list[float]]:
+        """mean, p50, p90, p95, p99 (seconds) of a histogram over the run, and for each quantile
+        ``pNN_bucket``: the [lower, upper] bounds of the bucket it lies in."""
         acc = self._hists.get(key)
         if acc is None:
             reason = Unknown("not recorded (no such histogram on the server's pages)")
             return dict.fromkeys(("mean", "p50", "p90", "p95", "p99", "count"), reason)
         p50, p90, p95, p99 = quantiles(LATENCY_QUANTILES, acc.bounds, acc.totals)
-        return {
+        out: dict[str, Num | list[float]] = {
             "mean": window_mean(acc.sum, acc.count),
             "p50": p50,
             "p90": p90,
@@ -164,8 +165,17 @@ class RunSummary:
             "p99": p99,
             "count": acc.count,
         }
+        # what the histogram really says of each quantile: the bucket it lies in
+        for name, bucket in zip(
+            ("p50", "p90", "p95", "p99"),
+            quantile_buckets(LATENCY_QUANTILES, acc.bounds, acc.totals),
+            strict=True,
+        ):
+            if bucket is not None:
+                out[f"{name}_bucket"] = list(bucket)
+        return out
 
-    def figures(self) -> dict[str, Num | dict[str, Num] | dict[str, float]]:
+    def figures(self) -> dict[str, Num | dict[str, Num | list[float]] | dict[str, float]]:
         busy = self.busy_s
         none_busy = Unknown("no requests ran during the recording")
         gen_tps: Num = self._busy_gen / busy if busy > 0 else none_busy

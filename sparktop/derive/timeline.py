@@ -37,6 +37,7 @@ COUNTER_KEYS: tuple[str, ...] = (
     "spec_decode_accepted_tokens_total",
 )
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
+QUANTILE_NAMES = ("p50", "p90", "p95", "p99")
 NEED_TWO = "needs two scrapes in the window"
 
 
@@ -297,7 +298,16 @@ class Timeline:
         buckets = histogram.delta(end.cumulative, first.cumulative)
         count = end.count - first.count
         p50, p90, p95, p99 = histogram.quantiles(QUANTILES, end.bounds, buckets)
-        return LatencyStats(p50, p90, p95, p99, histogram.mean(end.sum - first.sum, count), count)
+        where = histogram.quantile_buckets(QUANTILES, end.bounds, buckets)
+        return LatencyStats(
+            p50,
+            p90,
+            p95,
+            p99,
+            histogram.mean(end.sum - first.sum, count),
+            count,
+            {name: b for name, b in zip(QUANTILE_NAMES, where, strict=True) if b is not None},
+        )
 
 
 def _ratio(numerator: Num, denominator: Num, empty: str) -> Num:

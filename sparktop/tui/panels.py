@@ -65,6 +65,14 @@ def _stats(value: LatencyStats | Unknown | None) -> tuple[Num, Num, str]:
     return Unknown("no data"), Unknown("no data"), "no data"
 
 
+def _estimates(value: LatencyStats | Unknown | None) -> tuple[str, str, str]:
+    """p50 and p99 of a server histogram as the data supports them (a range where the bucket is
+    wide), and why they are unknown if they are."""
+    p50, p99, reason = _stats(value)
+    buckets = value.buckets if isinstance(value, LatencyStats) else {}
+    return fmt.estimate(p50, buckets.get("p50")), fmt.estimate(p99, buckets.get("p99")), reason
+
+
 def queue(frame: Frame) -> PanelView:
     f = frame.figures
     running: Num = f.requests_running if f else Unknown("no figures yet")
@@ -114,21 +122,31 @@ def kv_cache(frame: Frame) -> PanelView:
 
 
 def ttft(frame: Frame) -> PanelView:
+    """Server TTFT from vLLM's histogram, shown as precisely as its buckets allow; when sparktop
+    drives the load, its own measured percentiles are the headline and the server's sit beside."""
     f = frame.figures
-    p50, p99, reason = _stats(f.latency.get("ttft") if f else None)
-    rows = [
-        Row("p50", "ttft_p50", fmt.seconds(p50), "a", how="max"),
-        Row("p99", "ttft_p99", fmt.seconds(p99), "b", how="max"),
-    ]
+    p50, p99, reason = _estimates(f.latency.get("ttft") if f else None)
+    window = fmt.duration(frame.window_s)
     client = frame.client
-    if client is not None:
-        rows.append(Row("client99", "client_ttft_p99", fmt.seconds(client.ttft_p99), "c", how="max"))
+    if client is None:
+        return PanelView(
+            "ttft",
+            "TTFT",
+            f"p50 {p50} · p99 {p99}",
+            (Row("p50", "ttft_p50", p50, "a", how="max"), Row("p99", "ttft_p99", p99, "b", how="max")),
+            note=f"server histogram over {window}" + (f"; {reason}" if reason else ""),
+        )
+    rows = (
+        Row("client99", "client_ttft_p99", fmt.seconds(client.ttft_p99), "c", how="max"),
+        Row("srv p50", "ttft_p50", p50, "a", how="max"),
+        Row("srv p99", "ttft_p99", p99, "b", how="max"),
+    )
     return PanelView(
         "ttft",
         "TTFT",
-        f"p50 {fmt.seconds(p50)} · p99 {fmt.seconds(p99)}",
-        tuple(rows),
-        note=f"server histogram over {fmt.duration(frame.window_s)}" + (f"; {reason}" if reason else ""),
+        f"p50 {fmt.seconds(client.ttft_p50)} · p99 {fmt.seconds(client.ttft_p99)}",
+        rows,
+        note=f"measured by sparktop over {window}; srv: the server's histogram buckets",
     )
 
 
@@ -153,12 +171,13 @@ def prefill(frame: Frame) -> PanelView:
     tps: Num = f.prompt_tps if f else Unknown("no figures yet")
     queue_stats = f.latency.get("queue") if f else None
     q50, _, _ = _stats(queue_stats)
+    q50_text, _, _ = _estimates(queue_stats)
     return PanelView(
         "prefill",
         "Prefill",
         f"{fmt.si(tps)} tok/s",
         (Row("prompt", "prompt_tps", fmt.si(tps), "a"),),
-        note=f"queue time p50 {fmt.seconds(q50)}" if is_known(q50) else _reason(tps),
+        note=f"queue time p50 {q50_text}" if is_known(q50) else _reason(tps),
     )
 
 
