@@ -51,6 +51,7 @@ def live_feed(target: TargetInfo, url: str, options: LiveOptions, clock: Clock |
         rate_window_s=options.rate_window_s,
         history_s=max(1800.0, options.span_s),
         start=clock.now(),
+        interval_s=options.interval,
     )
 
     async def scraping(session: Session) -> None:

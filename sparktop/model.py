@@ -338,7 +338,12 @@ class Figures:
     kv_cache_used_tokens: Num
     prompt_tps: Num
     generation_tps: Num
+    """Generation tokens per second of the window (the counter's rate)."""
+    decode_tps: Num
+    """Aggregate decode speed: generation tokens per second while requests ran (see
+    ``derive.timeline.decode_share``); 0 when none ran."""
     decode_tps_per_request: Num
+    """Decode per user: generation tokens per request-second of running; never above ``decode_tps``."""
     """Generation tokens/s divided by the mean number of running requests over the window."""
     preemptions_per_s: Num
     preemptions_total: Num
@@ -557,3 +562,5 @@ class Frame:
     """vLLM's startup from the container's log, when there is a log to read."""
     container: ContainerStats | None = None
     """The serving container's latest reading, when watching a container."""
+    interval_s: float = 1.0
+    """Seconds between scrapes: figures older than two intervals are stale."""

@@ -76,8 +76,10 @@ class Session:
         history_s: float = 1800.0,
         max_events: int = 2000,
         start: float = 0.0,
+        interval_s: float = 1.0,
     ) -> None:
         self.target = target
+        self.interval_s = interval_s
         self.window_s = window_s
         self.rate_window_s = rate_window_s
         self.timeline = Timeline(retention_s=max(window_s, rate_window_s) + 30.0)
@@ -205,6 +207,7 @@ class Session:
             _put(values, "kv_usage", f.kv_cache_usage)
             _put(values, "preemptions_per_s", f.preemptions_per_s)
             _put(values, "gen_tps", f.generation_tps)
+            _put(values, "decode_tps", f.decode_tps)
             _put(values, "decode_per_user", f.decode_tps_per_request)
             _put(values, "prompt_tps", f.prompt_tps)
             _put(values, "requests_per_s", f.requests_per_s)
@@ -271,6 +274,7 @@ class Session:
             replay=self.replay,
             startup=self.startup,
             container=self.container,
+            interval_s=self.interval_s,
         )
 
 

@@ -18,6 +18,7 @@ SERIES: tuple[str, ...] = (
     "client_ttft_p50",
     "client_ttft_p99",
     "gen_tps",
+    "decode_tps",
     "decode_per_user",
     "prompt_tps",
     "requests_per_s",

@@ -5,10 +5,10 @@ day-long recording is summarised in one pass with constant memory. Counters and 
 reset-corrected the way the timeline does it (a decrease means the server restarted), so a run
 that spans a restart still adds up.
 
-Throughputs are over the busy time (intervals that began with requests running): idle minutes
-before and after a benchmark do not dilute them. Decode per user is generation tokens over
-request-seconds of running, which is what "decode tokens/s per user" means when the number of users
-varies.
+Throughputs are over the busy time (intervals in which requests ran): idle minutes before and after
+a benchmark do not dilute them. Decode per user is generation tokens over request-seconds of
+running, which is what "decode tokens/s per user" means when the number of users varies; both follow
+``derive.timeline.decode_share``, the dashboard's definition, so per user never exceeds the total.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from operator import add, sub
 
 from sparktop.derive.histogram import mean as window_mean
 from sparktop.derive.histogram import quantile_buckets, quantiles
-from sparktop.derive.timeline import counter_increase
+from sparktop.derive.timeline import counter_increase, decode_share
 from sparktop.model import GpuSample, Histogram, Num, ScrapeResult, Unknown, is_known
 
 LATENCY_QUANTILES = (0.5, 0.9, 0.95, 0.99)
@@ -92,12 +92,17 @@ class RunSummary:
                 self._finished_raw[reason] = value
         previous = self._previous
         if previous is not None and previous.snapshot is not None:
-            running = previous.snapshot.scalars.get("requests_running")
+            generated = increments.get("generation_tokens_total", 0.0)
+            share = decode_share(
+                previous.snapshot.scalars.get("requests_running"),
+                s.get("requests_running", Unknown("-")),
+                generated,
+            )
             dt = result.t - previous.t
-            if is_known(running) and running > 0 and dt > 0:
+            if share > 0 and dt > 0:
                 self.busy_s += dt
-                self.request_seconds += running * dt
-                self._busy_gen += increments.get("generation_tokens_total", 0.0)
+                self.request_seconds += share * dt
+                self._busy_gen += generated
                 self._busy_prompt += increments.get("prompt_tokens_total", 0.0)
         for key, value in (
             ("peak_running", s.get("requests_running")),

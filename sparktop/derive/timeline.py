@@ -1,9 +1,16 @@
 """The Timeline: snapshots in, windowed figures out. Pure: time comes from the snapshots.
 
 Counters are kept reset-corrected: when a counter goes down the server restarted, and the new value
-is the increase since the restart (Prometheus ``rate()`` semantics). A histogram whose bucket bounds
-change (a different vLLM build came up) starts a new epoch; windows never span two epochs. The
-history kept is bounded by ``retention_s``, so memory stays flat however long a session runs.
+is the increase since the restart (Prometheus ``rate()`` semantics). A restart, or a histogram
+whose bucket bounds change (a different vLLM build came up), starts a new epoch; windows never span
+two epochs, so the figures after a restart are the new server's only. The history kept is bounded
+by ``retention_s``, so memory stays flat however long a session runs.
+
+Decode speed has one definition (``decode_share``), shared with the whole-run report: an interval
+between two scrapes in which tokens were generated is busy, and the requests that decoded in it are
+the larger of the ``running`` gauge at either end (at least one); decode per user is generation
+tokens per request-second, the aggregate is generation tokens per busy second. A busy second holds
+at least one request-second, so per user never exceeds the aggregate.
 """
 
 from __future__ import annotations
@@ -46,6 +53,16 @@ def counter_increase(previous: float, current: float) -> float:
     return current - previous if current >= previous else current
 
 
+def decode_share(running_before: Num | None, running_after: Num, generated: float) -> float:
+    """How many requests decoded between two scrapes (see the module docstring): none if no token
+    was generated, else the larger of the ``running`` gauge at either end, and at least one."""
+    if not generated > 0:
+        return 0.0
+    before = running_before if is_known(running_before) else 0.0
+    after = running_after if is_known(running_after) else 0.0
+    return max(before, after, 1.0)
+
+
 @dataclass(frozen=True, slots=True)
 class _Hist:
     epoch: int
@@ -61,8 +78,10 @@ class _Tick:
     counters: Mapping[str, float]  # reset-corrected, only the known ones
     hists: Mapping[str, _Hist]  # reset-corrected, only the known ones
     finished: Mapping[str, float] | None  # reset-corrected
-    running_sum: float  # running requests summed over all ticks so far (for window means)
-    running_n: int
+    running: Num  # the gauge at this scrape
+    request_s: float  # request-seconds of running so far (see decode_share)
+    busy_s: float  # seconds with at least one request running so far
+    epoch: int  # counter resets seen so far: a window never starts before its end's epoch
 
 
 class _Corrector:
@@ -99,6 +118,7 @@ class Timeline:
         self._hist_state: dict[str, _Hist] = {}
         self._epoch = 0
         self._hist_resets = 0
+        self._restart_t = -math.inf
         self._latest: MetricSnapshot | None = None
 
     @property
@@ -127,14 +147,22 @@ class Timeline:
         finished = None
         if not isinstance(snap.finished, Unknown):
             finished = {r: self._finished.update(r, v) for r, v in snap.finished.items()}
-        running = snap.scalars.get("requests_running")
+        running = snap.scalars.get("requests_running", Unknown("not read"))
         last = self._ticks[-1] if self._ticks else None
-        running_sum = last.running_sum if last else 0.0
-        running_n = last.running_n if last else 0
-        if is_known(running):
-            running_sum += running
-            running_n += 1
-        self._ticks.append(_Tick(snap.t, counters, hists, finished, running_sum, running_n))
+        request_s = busy_s = 0.0
+        if last is not None:
+            key = "generation_tokens_total"
+            generated = (
+                counters[key] - last.counters[key] if key in counters and key in last.counters else 0.0
+            )
+            share = decode_share(last.running, running, generated)
+            dt = snap.t - last.t
+            request_s = last.request_s + share * dt
+            busy_s = last.busy_s + (dt if share > 0 else 0.0)
+        epoch = self.resets
+        if last is not None and epoch != last.epoch:
+            self._restart_t = snap.t
+        self._ticks.append(_Tick(snap.t, counters, hists, finished, running, request_s, busy_s, epoch))
         self._times.append(snap.t)
         self._latest = snap
         self._trim(snap.t)
@@ -150,17 +178,18 @@ class Timeline:
         else:
             increments = tuple(map(sub, h.cumulative, previous.cumulative))
             if h.count < previous.count or min(increments) < 0:
-                self._hist_resets += 1  # the server restarted: everything it holds is new
-                increments, count, total = h.cumulative, h.count, h.sum
+                # the server restarted: a new epoch, so windows hold the new server's latencies only
+                self._hist_resets += 1
+                self._epoch += 1
+                new = _Hist(self._epoch, h.bounds, h.cumulative, h.count, h.sum)
             else:
-                count, total = h.count - previous.count, h.sum - previous.sum
-            new = _Hist(
-                state.epoch,
-                h.bounds,
-                tuple(map(add, state.cumulative, increments)),
-                state.count + count,
-                state.sum + total,
-            )
+                new = _Hist(
+                    state.epoch,
+                    h.bounds,
+                    tuple(map(add, state.cumulative, increments)),
+                    state.count + h.count - previous.count,
+                    state.sum + h.sum - previous.sum,
+                )
         self._hist_raw[key] = h
         self._hist_state[key] = new
         return new
@@ -172,6 +201,10 @@ class Timeline:
         if cut > 256 or (cut and cut * 2 > len(self._times)):
             del self._ticks[:cut]
             del self._times[:cut]
+
+    def _epoch_start(self) -> int:
+        """Index of the first tick since the last restart (0 when none is kept)."""
+        return bisect.bisect_left(self._times, self._restart_t)
 
     def _start(self, now: float, window_s: float) -> int:
         """Index of the newest tick at or before ``now - window_s`` (or the oldest tick)."""
@@ -196,9 +229,12 @@ class Timeline:
             return None
         ticks = self._ticks
         end = ticks[-1]
-        latency_start = self._start(end.t, window_s)
-        start_index = latency_start if rate_window_s is None else self._start(end.t, rate_window_s)
-        start = ticks[start_index]
+        # a window never reaches back before the last restart: figures are the new server's only
+        restart = self._epoch_start()
+        latency_start = max(self._start(end.t, window_s), restart)
+        start_index = (
+            latency_start if rate_window_s is None else max(self._start(end.t, rate_window_s), restart)
+        )
         span = end.t - ticks[latency_start].t
         scalars = snap.scalars
 
@@ -212,17 +248,18 @@ class Timeline:
             return (end.counters[key] - first.counters[key]) / (end.t - first.t)
 
         generation_tps = rate("generation_tokens_total")
-        # mean of the running gauge over the window's scrapes (the start tick is the window's edge)
-        running_n = end.running_n - start.running_n
+        decode_tps: Num
         decode_per_request: Num
         if isinstance(generation_tps, Unknown):
-            decode_per_request = generation_tps
-        elif running_n <= 0:
-            decode_per_request = Unknown("running requests unknown")
-        elif (mean_running := (end.running_sum - start.running_sum) / running_n) <= 0:
-            decode_per_request = Unknown("no running requests")
+            decode_tps = decode_per_request = generation_tps
         else:
-            decode_per_request = generation_tps / mean_running
+            first = self._first(start_index, lambda t: "generation_tokens_total" in t.counters) or end
+            generated = end.counters["generation_tokens_total"] - first.counters["generation_tokens_total"]
+            busy, request_s = end.busy_s - first.busy_s, end.request_s - first.request_s
+            decode_tps = generated / busy if busy > 0 else 0.0
+            decode_per_request = (
+                generated / request_s if request_s > 0 else Unknown("no request ran in the window")
+            )
 
         finished_window: Mapping[str, float] | Unknown
         requests_per_s: Num
@@ -260,6 +297,7 @@ class Timeline:
             kv_cache_used_tokens=used,
             prompt_tps=rate("prompt_tokens_total"),
             generation_tps=generation_tps,
+            decode_tps=decode_tps,
             decode_tps_per_request=decode_per_request,
             preemptions_per_s=rate("preemptions_total"),
             preemptions_total=scalars.get("preemptions_total", Unknown("not read")),

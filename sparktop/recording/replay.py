@@ -79,6 +79,7 @@ class ReplayFeed:
             rate_window_s=self.rate_window_s,
             history_s=max(1800.0, self.span_s),
             start=self.recording.start,
+            interval_s=self.interval,
         )
 
     def _feed_until(self, t: float) -> None:

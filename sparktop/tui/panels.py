@@ -7,7 +7,8 @@ a dash and the panel's note says why (the reason travels with the value from whe
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from sparktop import fmt
@@ -63,6 +64,26 @@ def _stats(value: LatencyStats | Unknown | None) -> tuple[Num, Num, str]:
     if isinstance(value, Unknown):
         return value, value, value.reason
     return Unknown("no data"), Unknown("no data"), "no data"
+
+
+STALE_INTERVALS = 2.0
+"""Figures older than this many scrape intervals are marked stale."""
+
+
+def stale(frame: Frame) -> str:
+    """Why the server's figures are old ("stale: last scrape 14s ago, unreachable"), or ""."""
+    f = frame.figures
+    if f is None or frame.t - f.t <= STALE_INTERVALS * frame.interval_s:
+        return ""
+    state = frame.server.state
+    why = "" if state == "healthy" else f", {state}"
+    return f"stale: last scrape {fmt.duration(frame.t - f.t)} ago{why}"
+
+
+def _marked(frame: Frame, view: PanelView) -> PanelView:
+    """``view`` with the staleness said in its note, when its figures are stale."""
+    text = stale(frame)
+    return replace(view, note=text, note_level="warn") if text else view
 
 
 def _estimates(value: LatencyStats | Unknown | None) -> tuple[str, str, str]:
@@ -151,18 +172,20 @@ def ttft(frame: Frame) -> PanelView:
 
 
 def decode(frame: Frame) -> PanelView:
+    """Aggregate decode speed while requests ran and per user (per request-second of running): the
+    one definition the report and ``load`` use too, so per user never exceeds the total."""
     f = frame.figures
-    agg: Num = f.generation_tps if f else Unknown("no figures yet")
+    agg: Num = f.decode_tps if f else Unknown("no figures yet")
     per: Num = f.decode_tps_per_request if f else Unknown("no figures yet")
     return PanelView(
         "decode",
         "Decode",
         f"{fmt.si(agg)} tok/s · {fmt.num(per, 1)}/user",
         (
-            Row("total", "gen_tps", fmt.si(agg), "a"),
+            Row("total", "decode_tps", fmt.si(agg), "a"),
             Row("per user", "decode_per_user", fmt.num(per, 1), "b"),
         ),
-        note=_reason(agg, per) or f"tokens/s over {fmt.duration(frame.rate_window_s)}",
+        note=_reason(agg, per) or f"tokens/s while requests ran, over {fmt.duration(frame.rate_window_s)}",
     )
 
 
@@ -337,4 +360,16 @@ def events(frame: Frame) -> PanelView:
     return PanelView("events", "Events", f"{len(frame.events)} in log · e for all", (), lines=tuple(lines))
 
 
-BUILDERS = (queue, kv_cache, ttft, decode, prefill, requests, gpu, memory, events)
+SERVER_PANELS = (queue, kv_cache, ttft, decode, prefill, requests)
+"""Panels drawn from the server's scrapes: they say so when their figures are stale."""
+
+
+def _from_scrapes(build: Callable[[Frame], PanelView]) -> Callable[[Frame], PanelView]:
+    def marked(frame: Frame) -> PanelView:
+        return _marked(frame, build(frame))
+
+    marked.__name__ = build.__name__
+    return marked
+
+
+BUILDERS = (*(_from_scrapes(build) for build in SERVER_PANELS), gpu, memory, events)

@@ -47,12 +47,14 @@ def test_busy_time_decode_per_user_and_restart() -> None:
     run.add_scrape(scrape(14, 30, 500, running=0))
     run.add_scrape(scrape(60, 30, 500, running=0))  # idle after
     f = run.figures()
-    # busy intervals start with requests running: 10-11, 11-12 (2 users), 13-14 (1 user)
-    assert run.busy_s == 3.0 and run.request_seconds == 5.0
+    # busy: the intervals that generated tokens, 10-11 and 11-12 (2 running at one end), 12-13 (the
+    # restarted server's first 10 tokens) and 13-14 (1 user); the idle minutes around do not count
+    assert run.busy_s == 4.0 and run.request_seconds == 6.0
     assert f["generation_tokens"] == 80 + 10 + 20
-    assert f["decode_tps"] == pytest.approx((40 + 40 + 20) / 3.0)
-    assert f["decode_tps_per_user"] == pytest.approx(100 / 5.0)
-    assert f["prefill_tps"] == pytest.approx((1000 + 0 + 500) / 3.0)
+    assert f["decode_tps"] == pytest.approx(110 / 4.0)
+    assert f["decode_tps_per_user"] == pytest.approx(110 / 6.0)
+    assert f["decode_tps_per_user"] <= f["decode_tps"]  # type: ignore[operator]
+    assert f["prefill_tps"] == pytest.approx((1000 + 0 + 0 + 500) / 4.0)
     assert f["kv_cache_peak"] == 0.7 and f["peak_running"] == 2
     assert f["duration_s"] == 60
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sparktop.derive.timeline import Timeline, counter_increase
+from sparktop.derive.timeline import NEED_TWO, Timeline, counter_increase
 from sparktop.model import HISTOGRAM_KEYS, SCALAR_KEYS, Histogram, LatencyStats, MetricSnapshot, Unknown
 
 BOUNDS = (0.1, 0.5, 1.0, 5.0, math.inf)
@@ -69,18 +69,18 @@ def test_first_scrape_has_no_rates() -> None:
     assert f.requests_running == 1.0
 
 
-def test_restart_resets_counters_without_negative_rates() -> None:
+def test_after_a_restart_rates_are_the_new_servers_only() -> None:
     tl = Timeline()
     values = [0, 100, 200, 300, 20, 120]  # server restarted between t=3 and t=4
-    for i, v in enumerate(values):
+    for i, v in enumerate(values[:5]):
         tl.add(snap(float(i), gen=float(v)))
     f = tl.figures(window_s=10.0)
-    assert f is not None
-    # increases: 100, 100, 100, 20 (from zero after the restart), 100 over 5 s
-    assert f.generation_tps == pytest.approx(420 / 5)
-    assert f.counter_resets == 1
-    g = tl.figures(window_s=1.0)
-    assert g is not None and g.generation_tps == pytest.approx(100.0)
+    assert f is not None and f.counter_resets == 1
+    # one scrape of the new server: no rate yet, rather than one that mixes both servers
+    assert isinstance(f.generation_tps, Unknown) and f.generation_tps.reason == NEED_TWO
+    tl.add(snap(5.0, gen=120.0))
+    g = tl.figures(window_s=10.0)
+    assert g is not None and g.generation_tps == pytest.approx(100.0)  # (120 - 20) / 1 s, not 420 / 5
 
 
 def test_windowed_quantiles_use_bucket_deltas() -> None:
@@ -105,10 +105,13 @@ def test_histogram_reset_and_bounds_change() -> None:
     tl = Timeline()
     tl.add(snap(0.0, ttft=(5, 5, 5, 5, 5)))
     tl.add(snap(1.0, ttft=(9, 9, 9, 9, 9)))
-    tl.add(snap(2.0, ttft=(1, 1, 1, 1, 1)))  # restart: 1 new observation
+    tl.add(snap(2.0, ttft=(1, 1, 1, 1, 1)))  # restart: the old server's latencies are not the new one's
     f = tl.figures(window_s=2.0)
+    assert f is not None and isinstance(f.latency["ttft"], Unknown)  # one reading of the new server
+    tl.add(snap(2.5, ttft=(3, 3, 3, 3, 3)))
+    f = tl.figures(window_s=10.0)
     assert f is not None and isinstance(f.latency["ttft"], LatencyStats)
-    assert f.latency["ttft"].count == 5
+    assert f.latency["ttft"].count == 2  # the new server's, not the old server's 4 mixed in
     new_bounds = (0.2, 1.0, math.inf)
     tl.add(snap(3.0, ttft=(0, 0, 0), bounds=new_bounds))
     g = tl.figures(window_s=10.0)

@@ -47,7 +47,7 @@ CHARTS = (
     ChartSpec(
         "decode",
         "Decode (tok/s)",
-        (("gen_tps", "total", "spark-a", 1.0), ("decode_per_user", "per user", "spark-b", 1.0)),
+        (("decode_tps", "total", "spark-a", 1.0), ("decode_per_user", "per user", "spark-b", 1.0)),
     ),
     ChartSpec("prefill", "Prefill (tok/s)", (("prompt_tps", "prompt", "spark-a", 1.0),)),
     ChartSpec(
