@@ -354,11 +354,16 @@ class Figures:
     finished_in_window: Mapping[str, float] | Unknown
     finished_total: Mapping[str, float] | Unknown
     spec_decode_acceptance: Num
+    """Accepted per draft token over the rate window (speculative decoding)."""
     prefix_cache_hit_rate: Num
+    """Hit per queried prompt token over the rate window."""
     latency: Mapping[str, LatencyStats | Unknown]
     """Keyed like ``HISTOGRAM_KEYS``: ttft, itl, e2e, queue, prefill, decode, inference, tpot."""
     counter_resets: int = 0
     """How many times the server's counters were seen to reset (restarts) so far."""
+    spec_decode_mean_length: Num = Unknown("not computed")
+    """Tokens per decode step with speculative decoding: 1 + accepted per draft (vLLM's mean
+    acceptance length)."""
 
 
 # --------------------------------------------------------------------------------------------------

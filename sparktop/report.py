@@ -21,10 +21,25 @@ from typing import Any
 import orjson
 
 from sparktop import fmt
-from sparktop.derive.summary import RunSummary
-from sparktop.model import GpuSample, Num, RequestRecord, ScrapeResult, Unknown
+from sparktop.derive.summary import NOT_EXPOSED, RunSummary
+from sparktop.model import Event, GpuSample, Num, RequestRecord, ScrapeResult, Unknown
 from sparktop.recording.reader import Recording
 from sparktop.workload.summary import Summary, summarize, summary_dict
+
+FEW_SAMPLES = 20
+"""A percentile resting on fewer samples than this carries a note."""
+
+
+@dataclass
+class StepReport:
+    """One workload step (a closed-loop concurrency, an open-loop phase): its own figures."""
+
+    name: str
+    users: int | None
+    start: float
+    end: float | None
+    server: dict[str, Any]
+    client: Summary | None
 
 
 @dataclass
@@ -36,10 +51,35 @@ class RecordingReport:
     requests: int
     complete: bool
     notes: list[str] = field(default_factory=list)
+    steps: list[StepReport] = field(default_factory=list)
 
     @property
     def label(self) -> str:
         return self.path.name
+
+
+@dataclass
+class _Step:
+    """A step being read: its scrapes go to its own summary, from the last scrape before it began
+    to the first after it ended (so the step's edges are within one scrape interval)."""
+
+    name: str
+    users: int | None
+    start: float
+    run: RunSummary = field(default_factory=RunSummary)
+    end: float | None = None
+    closed: bool = False
+
+
+def _boundary(obs: Event) -> tuple[str, str, int | None] | None:
+    """(phase, "start" or "end", users) of a workload phase event, or None."""
+    if obs.kind != "workload":
+        return None
+    phase, boundary = obs.data.get("phase"), obs.data.get("boundary")
+    if not isinstance(phase, str) or boundary not in ("start", "end"):
+        return None
+    users = obs.data.get("users")
+    return phase, str(boundary), int(users) if isinstance(users, (int, float)) and users > 0 else None
 
 
 def read_report(path: Path) -> RecordingReport:
@@ -47,14 +87,32 @@ def read_report(path: Path) -> RecordingReport:
     run = RunSummary()
     records: list[RequestRecord] = []
     notes: list[str] = []
+    steps: list[_Step] = []
+    last_scrape: ScrapeResult | None = None
     with Recording.open(path) as rec:
         for obs in rec.observations():
             if isinstance(obs, ScrapeResult):
                 run.add_scrape(obs)
+                last_scrape = obs
+                for step in steps:
+                    if not step.closed:
+                        step.run.add_scrape(obs)
+                        step.closed = step.end is not None
             elif isinstance(obs, GpuSample):
                 run.add_gpu(obs)
             elif isinstance(obs, RequestRecord):
                 records.append(obs)
+            elif isinstance(obs, Event) and (bound := _boundary(obs)) is not None:
+                name, boundary, users = bound
+                if boundary == "start":
+                    step = _Step(name, users, obs.t)
+                    if last_scrape is not None:
+                        step.run.add_scrape(last_scrape)
+                    steps.append(step)
+                else:
+                    for step in steps:
+                        if step.name == name and step.end is None:
+                            step.end = obs.t
         meta = dict(rec.meta)
         meta.pop("host", None)
         for key in [k for k in meta if k.startswith("zdict_")]:
@@ -67,7 +125,25 @@ def read_report(path: Path) -> RecordingReport:
         )
     client = summarize(records) if records else None
     meta["model"] = target.model if isinstance(target.model, str) else None
-    return RecordingReport(path, meta, run.figures(), client, len(records), complete, notes)
+    by_phase: dict[str, list[RequestRecord]] = {}
+    for record in records:
+        by_phase.setdefault(record.phase, []).append(record)
+    step_reports = []
+    for step in steps:
+        mine = [r for r in by_phase.get(step.name, []) if not r.warmup]
+        if not mine and all(r.warmup for r in by_phase.get(step.name, [])) and by_phase.get(step.name):
+            continue  # a warm-up step: not a figure of the benchmark
+        step_reports.append(
+            StepReport(
+                step.name,
+                step.users,
+                step.start,
+                step.end,
+                step.run.figures(),
+                summarize(mine) if mine else None,
+            )
+        )
+    return RecordingReport(path, meta, run.figures(), client, len(records), complete, notes, step_reports)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -153,13 +229,16 @@ ROWS: tuple[tuple[str, str, Getter, str, int], ...] = (
     ("server", "E2E p99", _ms_q("e2e_s", "p99"), "ms", 0),
     ("server", "decode per user", _server("decode_tps_per_user"), "tok/s", 2),
     ("server", "decode aggregate", _server("decode_tps"), "tok/s", 1),
-    ("server", "prefill", _server("prefill_tps"), "tok/s", 0),
+    ("server", "prompt", _server("prefill_tps"), "tok/s", 0),
     ("server", "request rate", _server("request_throughput"), "req/s", 3),
     ("server", "peak running", _server("peak_running"), "", 0),
     ("server", "requests finished", _server("requests_finished"), "", 0),
     ("server", "requests failed", _server("requests_failed"), "", 0),
     ("server", "KV-cache peak", _server("kv_cache_peak"), "%", 1),
     ("server", "preemptions", _server("preemptions"), "", 0),
+    ("server", "prefix-cache hit rate", _server("prefix_cache_hit_rate"), "%", 1),
+    ("server", "spec-decode acceptance", _server("spec_decode_acceptance"), "%", 1),
+    ("server", "spec-decode mean length", _server("spec_decode_mean_length"), "tok/step", 2),
     ("gpu", "power average", _server("gpu_power_avg_w"), "W", 1),
     ("gpu", "energy per token", _server("energy_per_token_j"), "J", 3),
     ("client", "successful", _client("successful"), "", 0),
@@ -180,6 +259,96 @@ ROWS: tuple[tuple[str, str, Getter, str, int], ...] = (
     ("client", "E2E p99", _client("e2el_ms", "p99"), "ms", 0),
     ("client", "decode per user", _client("decode_tps_per_user"), "tok/s", 2),
 )
+
+
+StepGetter = Callable[[StepReport], Value | None]
+
+
+def _step_server(latency_or_key: str, quantile: str | None = None, scale: float = 1.0) -> StepGetter:
+    def get(step: StepReport) -> Value | None:
+        value: Any = step.server.get(latency_or_key)
+        if quantile is None:
+            return value * scale if isinstance(value, (int, float)) else value
+        if not isinstance(value, dict):
+            return None
+        number, bucket = value.get(quantile), value.get(f"{quantile}_bucket")
+        if isinstance(number, (int, float)) and isinstance(bucket, list) and len(bucket) == 2:
+            return Ranged(number * scale, bucket[0] * scale, bucket[1] * scale)
+        return number * scale if isinstance(number, (int, float)) else number
+
+    return get
+
+
+def _step_client(key: str, stat: str | None = None) -> StepGetter:
+    def get(step: StepReport) -> Value | None:
+        if step.client is None:
+            return None
+        value = getattr(step.client, key)
+        if stat is not None:
+            value = getattr(value, stat)
+        return value if isinstance(value, (float, int, Unknown)) else None
+
+    return get
+
+
+def _client_samples(step: StepReport) -> int | None:
+    return step.client.ttft_ms.count if step.client is not None else None
+
+
+def _server_samples(step: StepReport) -> int | None:
+    ttft = step.server.get("ttft_s")
+    count = ttft.get("count") if isinstance(ttft, dict) else None
+    return int(count) if isinstance(count, (int, float)) else None
+
+
+STEP_ROWS: tuple[tuple[str, str, StepGetter, str, int, Callable[[StepReport], int | None] | None], ...] = (
+    ("client", "requests", _step_client("successful"), "", 0, None),
+    ("client", "TTFT mean", _step_client("ttft_ms", "mean"), "ms", 0, None),
+    ("client", "TTFT p50", _step_client("ttft_ms", "median"), "ms", 0, _client_samples),
+    ("client", "TTFT p99", _step_client("ttft_ms", "p99"), "ms", 0, _client_samples),
+    ("client", "decode per user", _step_client("decode_tps_per_user"), "tok/s", 2, None),
+    ("client", "decode total", _step_client("decode_tps_total"), "tok/s", 1, None),
+    ("client", "prefill", _step_client("prefill_tps_total"), "tok/s", 0, None),
+    ("server", "TTFT mean", _step_server("ttft_s", "mean", 1000.0), "ms", 0, None),
+    ("server", "TTFT p50", _step_server("ttft_s", "p50", 1000.0), "ms", 0, _server_samples),
+    ("server", "TTFT p99", _step_server("ttft_s", "p99", 1000.0), "ms", 0, _server_samples),
+    ("server", "decode per user", _step_server("decode_tps_per_user"), "tok/s", 2, None),
+    ("server", "decode total", _step_server("decode_tps"), "tok/s", 1, None),
+    ("server", "prompt", _step_server("prefill_tps"), "tok/s", 0, None),
+    ("server", "TTFT samples", _server_samples, "", 0, None),
+)
+"""The published tables' shape, one column per workload step; a percentile from fewer than
+``FEW_SAMPLES`` samples is marked."""
+
+
+def render_steps(report: RecordingReport, markdown: bool = False) -> list[str]:
+    """The per-step table of one recording (no lines when it has no steps)."""
+    steps = report.steps
+    if not steps:
+        return []
+    headers = ["", "figure", *[f"c={st.users}" if st.users else fmt.clean(st.name)[:24] for st in steps]]
+    body: list[list[str]] = []
+    marked = False
+    for section, label, getter, unit, digits, samples in STEP_ROWS:
+        values = [getter(st) for st in steps]
+        if all(v is None for v in values):
+            continue
+        cells = [section, f"{label} ({unit})" if unit else label]
+        for st, value in zip(steps, values, strict=True):
+            cell = _cell(value, digits)
+            n = samples(st) if samples is not None else None
+            if cell and cell != fmt.DASH and n is not None and n < FEW_SAMPLES:
+                cell += " *"
+                marked = True
+            cells.append(cell)
+        body.append(cells)
+    lines = _grid(headers, body, markdown)
+    if marked:
+        lines.append(f"* a percentile of fewer than {FEW_SAMPLES} samples: read it as a rough figure")
+    lines.append(
+        "server figures per step come from the scrapes around it: its edges are within one scrape interval"
+    )
+    return lines
 
 
 def _value(report: RecordingReport, getter: Getter, unit: str) -> Value | None:
@@ -213,7 +382,7 @@ def _change(base: Value | None, value: Value | None) -> tuple[float, float] | No
         if base.narrow and value.narrow:
             base, value = base.value, value.value
         elif (base.lower, base.upper) == (value.lower, value.upper):
-            return (0.0, 0.0) if base.value == value.value else None  # the same bucket: no measurable change
+            return None  # the same bucket: the histogram cannot tell a change
         else:
             if base.lower <= 0 or math.isinf(base.upper):
                 return None
@@ -250,8 +419,8 @@ def _rows(reports: Sequence[RecordingReport]) -> list[tuple[str, str, str, list[
     out = []
     for section, label, getter, unit, _ in ROWS:
         values = [_value(r, getter, unit) for r in reports]
-        if all(v is None for v in values):
-            continue
+        if all(v is None or (isinstance(v, Unknown) and v.reason.startswith(NOT_EXPOSED)) for v in values):
+            continue  # no recording has it (no speculative decoding, say)
         out.append((section, label, unit, values))
     return out
 
@@ -311,31 +480,40 @@ def render_table(reports: Sequence[RecordingReport], markdown: bool = False) -> 
         lines.append(f"[{i}] {fmt.clean(str(report.path))}: {_describe(report)}")
         lines.extend(f"    note: {fmt.clean(n)}" for n in report.notes)
     lines.append("")
+    lines.extend(_grid(headers, body, markdown))
+    for i, report in enumerate(reports, 1):
+        steps = render_steps(report, markdown)
+        if steps:
+            lines += ["", f"[{i}] by workload step:", "", *steps]
+    return "\n".join(lines) + "\n"
+
+
+def _grid(headers: list[str], body: list[list[str]], markdown: bool) -> list[str]:
+    lines: list[str] = []
     if markdown:
         lines.append("| " + " | ".join(headers) + " |")
         lines.append("|" + "|".join("---:" if i > 1 else "---" for i in range(len(headers))) + "|")
         lines.extend("| " + " | ".join(row) + " |" for row in body)
-    else:
-        widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
+        return lines
+    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)]
+    lines.append(
+        "  ".join(
+            h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+        )
+    )
+    lines.append("  ".join("-" * w for w in widths))
+    previous = None
+    for row in body:
+        section = row[0] if row[0] != previous else ""
+        previous = row[0]
+        cells = [section, *row[1:]]
         lines.append(
             "  ".join(
-                h.ljust(w) if i < 2 else h.rjust(w)
-                for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+                c.ljust(w) if i < 2 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
         )
-        lines.append("  ".join("-" * w for w in widths))
-        previous = None
-        for row in body:
-            section = row[0] if row[0] != previous else ""
-            previous = row[0]
-            cells = [section, *row[1:]]
-            lines.append(
-                "  ".join(
-                    c.ljust(w) if i < 2 else c.rjust(w)
-                    for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-                )
-            )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _jsonable(value: Any) -> Any:
@@ -377,6 +555,18 @@ def render_json(reports: Sequence[RecordingReport]) -> str:
                 "server_unknown": _unknowns(report.server),
                 # the same keys as `sparktop load --json`
                 "client": summary_dict(report.client) if report.client is not None else None,
+                "steps": [
+                    {
+                        "name": step.name,
+                        "users": step.users,
+                        "start": step.start,
+                        "end": step.end,
+                        "client": summary_dict(step.client) if step.client is not None else None,
+                        "server": _jsonable(step.server),
+                        "server_unknown": _unknowns(step.server),
+                    }
+                    for step in report.steps
+                ],
                 "notes": report.notes,
             }
         )

@@ -20,7 +20,7 @@ import orjson
 from sparktop import fmt
 from sparktop.cli import EXIT_OK, CliError
 from sparktop.clock import SystemClock
-from sparktop.model import HISTOGRAM_KEYS, SCALAR_KEYS, Histogram, MetricSnapshot, Unknown, or_none
+from sparktop.model import HISTOGRAM_KEYS, SCALAR_KEYS, Histogram, MetricSnapshot, Num, Unknown, or_none
 from sparktop.vllm.exposition import SeriesParser
 from sparktop.vllm.schema import NO_SAMPLES_REASON, Schema, declares_vllm, empty_snapshot
 from sparktop.vllm.scrape import BadTarget, Scraper
@@ -115,6 +115,30 @@ def _json_number(value: float | None) -> float | str | None:
     return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
 
 
+def ratios(snapshot: MetricSnapshot) -> dict[str, Num]:
+    """Since the server started: the prefix-cache hit rate (hit per queried token) and, with
+    speculative decoding, the acceptance rate (accepted per draft token) and the mean acceptance
+    length (tokens per decode step: 1 + accepted per draft), as vLLM defines them."""
+    s = snapshot.scalars
+
+    def ratio(top: Num, bottom: Num, none: str) -> Num:
+        if isinstance(top, Unknown):
+            return top
+        if isinstance(bottom, Unknown):
+            return bottom
+        return top / bottom if bottom > 0 else Unknown(none)
+
+    accepted, drafts = s["spec_decode_accepted_tokens_total"], s["spec_decode_drafts_total"]
+    per_draft = ratio(accepted, drafts, "no drafts yet")
+    return {
+        "prefix_cache_hit_rate": ratio(
+            s["prefix_cache_hits_total"], s["prefix_cache_queries_total"], "no prefix-cache queries yet"
+        ),
+        "spec_decode_acceptance": ratio(accepted, s["spec_decode_draft_tokens_total"], "no drafts yet"),
+        "spec_decode_mean_length": per_draft if isinstance(per_draft, Unknown) else 1.0 + per_draft,
+    }
+
+
 def to_json(snapshot: MetricSnapshot) -> dict[str, Any]:
     doc: dict[str, Any] = {key: _json_number(or_none(snapshot.scalars[key])) for key in SCALAR_KEYS}
     doc["engines"] = list(snapshot.engines)
@@ -124,6 +148,10 @@ def to_json(snapshot: MetricSnapshot) -> dict[str, Any]:
     doc["cache_config"] = dict(snapshot.cache_config)
     doc["skipped_lines"] = snapshot.skipped_lines
     doc["unknown"] = snapshot.unknown()
+    for key, value in ratios(snapshot).items():
+        doc[key] = _json_number(or_none(value))
+        if isinstance(value, Unknown):
+            doc["unknown"][key] = value.reason
     return doc
 
 
@@ -140,6 +168,14 @@ def render_table(snapshot: MetricSnapshot, source: str, state: str | None) -> st
         ("generation tokens", fmt.num(s["generation_tokens_total"], 0)),
         ("preemptions", fmt.num(s["preemptions_total"], 0)),
     ]
+    derived = ratios(snapshot)
+    if not isinstance(s["prefix_cache_queries_total"], Unknown):
+        rows.append(("prefix-cache hits", fmt.pct(derived["prefix_cache_hit_rate"])))
+    if not isinstance(s["spec_decode_drafts_total"], Unknown):
+        length = fmt.num(derived["spec_decode_mean_length"], 2)
+        rows.append(
+            ("spec-decode accepted", f"{fmt.pct(derived['spec_decode_acceptance'])}, {length} tok/step")
+        )
     if not isinstance(snapshot.finished, Unknown):
         done = ", ".join(f"{fmt.clean(k)} {v:,.0f}" for k, v in sorted(snapshot.finished.items()) if v)
         rows.append(("finished", done or "0"))

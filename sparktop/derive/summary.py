@@ -23,6 +23,18 @@ from sparktop.derive.timeline import counter_increase, decode_share
 from sparktop.model import GpuSample, Histogram, Num, ScrapeResult, Unknown, is_known
 
 LATENCY_QUANTILES = (0.5, 0.9, 0.95, 0.99)
+COUNTED = (
+    "generation_tokens_total",
+    "prompt_tokens_total",
+    "preemptions_total",
+    "prefix_cache_queries_total",
+    "prefix_cache_hits_total",
+    "spec_decode_drafts_total",
+    "spec_decode_draft_tokens_total",
+    "spec_decode_accepted_tokens_total",
+)
+"""Counters summed over a run (reset-corrected)."""
+NOT_EXPOSED = "not exposed by this server"
 
 
 @dataclass
@@ -75,7 +87,7 @@ class RunSummary:
         self.last_t = result.t
         s = snap.scalars
         increments: dict[str, float] = {}
-        for key in ("generation_tokens_total", "prompt_tokens_total", "preemptions_total"):
+        for key in COUNTED:
             value = s.get(key)
             if is_known(value):
                 before = self._last_raw.get(key)
@@ -220,4 +232,35 @@ class RunSummary:
             if self._power_n
             else Unknown("no GPU power readings"),
             "energy_per_token_j": energy,
+            **self.cache_and_speculation(),
+        }
+
+    def cache_and_speculation(self) -> dict[str, Num]:
+        """Prefix-cache hit rate (hit tokens per queried token) and, with speculative decoding,
+        the acceptance rate (accepted per draft token) and the mean acceptance length (tokens per
+        decode step: 1 + accepted per draft), as vLLM defines them; unknown when not exposed."""
+        c = self._counters
+
+        def ratio(top: str, bottom: str, none: str) -> Num:
+            if top not in c or bottom not in c:
+                return Unknown(NOT_EXPOSED)
+            return c[top] / c[bottom] if c[bottom] > 0 else Unknown(none)
+
+        drafts = c.get("spec_decode_drafts_total")
+        length: Num = Unknown(NOT_EXPOSED)
+        if drafts is not None and "spec_decode_accepted_tokens_total" in c:
+            accepted = c["spec_decode_accepted_tokens_total"]
+            length = 1.0 + accepted / drafts if drafts > 0 else Unknown("no drafts during the run")
+        return {
+            "prefix_cache_hit_rate": ratio(
+                "prefix_cache_hits_total",
+                "prefix_cache_queries_total",
+                "no prefix-cache queries during the run",
+            ),
+            "spec_decode_acceptance": ratio(
+                "spec_decode_accepted_tokens_total",
+                "spec_decode_draft_tokens_total",
+                "no drafts during the run",
+            ),
+            "spec_decode_mean_length": length,
         }

@@ -305,6 +305,13 @@ class Timeline:
             failed_per_s=failed_per_s,
             finished_in_window=finished_window,
             finished_total=snap.finished,
+            spec_decode_mean_length=_plus_one(
+                _ratio(
+                    rate("spec_decode_accepted_tokens_total"),
+                    rate("spec_decode_drafts_total"),
+                    "no drafts in the window",
+                )
+            ),
             spec_decode_acceptance=_ratio(
                 rate("spec_decode_accepted_tokens_total"),
                 rate("spec_decode_draft_tokens_total"),
@@ -346,6 +353,10 @@ class Timeline:
             count,
             {name: b for name, b in zip(QUANTILE_NAMES, where, strict=True) if b is not None},
         )
+
+
+def _plus_one(value: Num) -> Num:
+    return value if isinstance(value, Unknown) else 1.0 + value
 
 
 def _ratio(numerator: Num, denominator: Num, empty: str) -> Num:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from sparktop import fmt
-from sparktop.model import Frame, GpuDevice, LatencyStats, Num, Unknown, is_known
+from sparktop.model import Figures, Frame, GpuDevice, LatencyStats, Num, Unknown, is_known
 
 Level = Literal["ok", "warn", "bad", "muted"]
 
@@ -122,6 +122,7 @@ def kv_cache(frame: Frame) -> PanelView:
         "bad" if is_known(usage) and usage >= 0.95 else "warn" if is_known(usage) and usage >= 0.8 else "ok"
     )
     tokens = f"{fmt.si(used)}/{fmt.si(capacity)} tok" if is_known(capacity) else ""
+    preempted = f"{fmt.num(total, 0)} preempted in all" if is_known(total) else _reason(usage, capacity)
     preempt_level: Level = "bad" if is_known(preempt) and preempt > 0 else "ok"
     return PanelView(
         "kv",
@@ -138,7 +139,7 @@ def kv_cache(frame: Frame) -> PanelView:
                 level=preempt_level,
             ),
         ),
-        note=f"{fmt.num(total, 0)} preempted in all" if is_known(total) else _reason(usage, capacity),
+        note=" · ".join(x for x in (preempted, _prefix_hits(f)) if x),
     )
 
 
@@ -185,8 +186,25 @@ def decode(frame: Frame) -> PanelView:
             Row("total", "decode_tps", fmt.si(agg), "a"),
             Row("per user", "decode_per_user", fmt.num(per, 1), "b"),
         ),
-        note=_reason(agg, per) or f"tokens/s while requests ran, over {fmt.duration(frame.rate_window_s)}",
+        note=_reason(agg, per)
+        or _speculation(f)
+        or f"tokens/s while requests ran, over {fmt.duration(frame.rate_window_s)}",
     )
+
+
+def _speculation(f: Figures | None) -> str:
+    """``spec: 57% accepted · 2.15 tok/step`` when the server drafts tokens (MTP, EAGLE...)."""
+    if f is None or not is_known(f.spec_decode_acceptance):
+        return ""
+    length = fmt.num(f.spec_decode_mean_length, 2)
+    return f"spec: {fmt.pct(f.spec_decode_acceptance, 0)} accepted · {length} tok/step"
+
+
+def _prefix_hits(f: Figures | None) -> str:
+    """``prefix hits 45%`` when the server's prefix cache was queried in the window."""
+    if f is None or not is_known(f.prefix_cache_hit_rate):
+        return ""
+    return f"prefix hits {fmt.pct(f.prefix_cache_hit_rate, 0)}"
 
 
 def prefill(frame: Frame) -> PanelView:

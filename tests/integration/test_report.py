@@ -83,11 +83,16 @@ def test_json_uses_the_load_key_names() -> None:
 def test_csv_and_markdown() -> None:
     rows = list(csv.reader(io.StringIO(report(str(BF16), str(NVFP4), "--format", "csv").stdout)))
     assert rows[0][:3] == ["section", "figure", "unit"] and len(rows[0]) == 6
-    ttft = next(r for r in rows if r[0] == "server" and r[1] == "TTFT p99")
-    assert float(ttft[3]) > 0 and ttft[4]
+    ttft = next(r for r in rows if r[0] == "client" and r[1] == "TTFT p99")
+    assert float(ttft[3]) > 0 and float(ttft[5])
+    server = next(r for r in rows if r[0] == "server" and r[1] == "TTFT p99")
+    assert float(server[3]) > 0 and server[5] == ""  # both in one histogram bucket: no measured change
     md = report(str(BF16), "--format", "md").stdout
-    table = [x for x in md.splitlines() if x.startswith("|")]
-    assert table[1].startswith("|---") and all(x.count("|") == table[0].count("|") for x in table)
+    tables = [t for t in md.split("\n\n") if t.lstrip().startswith("|")]
+    assert len(tables) == 2  # the whole run, then by workload step
+    for block in tables:
+        table = [x for x in block.splitlines() if x.startswith("|")]
+        assert table[1].startswith("|---") and all(x.count("|") == table[0].count("|") for x in table)
 
 
 @pytest.mark.parametrize("content", [b"", b"not a recording", b"SQLite format 3\x00" + b"\x00" * 200])

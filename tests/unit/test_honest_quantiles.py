@@ -123,7 +123,8 @@ def test_a_report_carries_each_quantiles_bucket_and_never_a_change_inside_one() 
     doc = orjson.loads(render_json([one, same, other]))
     assert doc["recordings"][0]["server"]["ttft_s"]["p99_bucket"] == [0.1, 0.25]
     row = next(r for r in doc["compare"] if r["section"] == "server" and r["figure"] == "TTFT p50")
-    assert row["change_pct"] == [None, 0.0, None]  # the same bucket: the interpolated values are equal
+    assert row["change_pct"] == [None, None, None]  # the same bucket says nothing of a change
+    assert row["change_pct_range"][1] is None
     assert row["buckets"] == [[100.0, 250.0], [100.0, 250.0], [750.0, 1000.0]]
     assert row["change_pct_range"][2] == pytest.approx([200.0, 900.0])  # 750 ms vs 250 ms .. 1 s vs 100 ms
     table = render_table([one, same, other])
