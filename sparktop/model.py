@@ -430,6 +430,8 @@ class ClientFigures:
     failed: int
     failures: Mapping[str, int]
     """Failed requests in the window by reason."""
+    oldest_unanswered_s: Num = Unknown("no request waiting for its first token")
+    """Age of the oldest request in flight without a first token (see ``WorkloadProgress``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -543,6 +545,9 @@ class WorkloadProgress:
     failed: int
     elapsed_s: float
     t: float = 0.0
+    unanswered_since: float | None = None
+    """When the oldest request in flight that has no first token yet was sent (None: there is
+    none): while the queue grows, its age is the TTFT that finished requests cannot show yet."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from sparktop.derive.energy import energy_per_token, total_energy_mj
 from sparktop.derive.history import HistoryStore
 from sparktop.derive.timeline import Timeline
 from sparktop.model import (
+    ClientFigures,
     ContainerStats,
     Event,
     Figures,
@@ -254,6 +255,19 @@ class Session:
             energy = energy_per_token(list(self._energy), list(self._tokens), self.rate_window_s, now)
         return GpuFigures(power, energy)
 
+    def _client_figures(self, t: float) -> ClientFigures | None:
+        """The client's figures over the window, with the age of the oldest request still waiting
+        for its first token: finished requests alone lag exactly when the queue grows."""
+        client = self.client_window.figures(t, self.window_s)
+        w = self.workload
+        if w is None or w.unanswered_since is None:
+            return client
+        age = max(0.0, t - w.unanswered_since)
+        if client is None:
+            nothing = Unknown("no request of sparktop's finished yet")
+            return ClientFigures(nothing, nothing, nothing, nothing, 0, 0, {}, age)
+        return replace(client, oldest_unanswered_s=age)
+
     def frame(self, span_s: float, now: float | None = None) -> Frame:
         """The frame at ``now`` (default: the newest observation) with ``span_s`` seconds of history."""
         t = self._last_t if now is None else now
@@ -262,7 +276,7 @@ class Session:
             target=self.target,
             server=self.server,
             figures=self.figures,
-            client=self.client_window.figures(t, self.window_s),
+            client=self._client_figures(t),
             gpu=self.gpu,
             gpu_figures=self.gpu_figures(t),
             workload=self.workload,

@@ -210,6 +210,8 @@ async def headless(
             total = f"/{w.total}" if w.total else ""
             phase = fmt.clean(w.phase).replace(" ", "_")
             line += f" load={phase} done={w.done}{total} in_flight={w.in_flight} failed={w.failed}"
+            if w.unanswered_since is not None:  # the oldest request still without a first token
+                line += f" unanswered={max(0.0, frame.t - w.unanswered_since):.1f}s"
         if frame.figures is not None and frame.figures.counter_resets > resets:
             resets = frame.figures.counter_resets
             line += " (counters reset: server restarted)"

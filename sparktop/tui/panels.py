@@ -163,13 +163,14 @@ def ttft(frame: Frame) -> PanelView:
         Row("srv p50", "ttft_p50", p50, "a", how="max"),
         Row("srv p99", "ttft_p99", p99, "b", how="max"),
     )
-    return PanelView(
-        "ttft",
-        "TTFT",
-        f"p50 {fmt.seconds(client.ttft_p50)} · p99 {fmt.seconds(client.ttft_p99)}",
-        rows,
-        note=f"measured by sparktop over {window}; srv: the server's histogram buckets",
-    )
+    headline = f"p50 {fmt.seconds(client.ttft_p50)} · p99 {fmt.seconds(client.ttft_p99)}"
+    note = f"measured by sparktop over {window}; srv: the server's histogram buckets"
+    waiting = client.oldest_unanswered_s
+    if is_known(waiting) and not (is_known(client.ttft_p99) and waiting <= client.ttft_p99):
+        # finished requests lag when the queue grows: the oldest unanswered one says how far
+        headline += f" · waiting {fmt.seconds(waiting)}"
+        note = f"a request sent {fmt.seconds(waiting)} ago has no first token yet; " + note
+    return PanelView("ttft", "TTFT", headline, rows, note=note)
 
 
 def decode(frame: Frame) -> PanelView:

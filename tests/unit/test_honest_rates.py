@@ -11,9 +11,19 @@ from hypothesis import strategies as st
 
 from sparktop.derive.summary import RunSummary
 from sparktop.derive.timeline import Timeline
-from sparktop.model import HISTOGRAM_KEYS, SCALAR_KEYS, MetricSnapshot, ScrapeResult, ServerStatus, Unknown
+from sparktop.model import (
+    HISTOGRAM_KEYS,
+    SCALAR_KEYS,
+    MetricSnapshot,
+    ScrapeResult,
+    ServerStatus,
+    TargetInfo,
+    Unknown,
+    WorkloadProgress,
+)
+from sparktop.session import Session
 from sparktop.tui import panels
-from tests.support.frames import frame_at_end
+from tests.support.frames import T0, frame_at_end
 
 
 def snap(t: float, gen: float, running: float) -> MetricSnapshot:
@@ -90,3 +100,17 @@ def test_panels_from_old_scrapes_say_they_are_stale_and_how_old() -> None:
         view = build(later)
         assert view.note == "stale: last scrape 14s ago, unreachable" and view.note_level == "warn", view.key
     assert "stale" not in panels.BUILDERS[-1](later).note  # events are not scrapes
+
+
+def test_a_request_still_waiting_for_its_first_token_shows_in_the_client_ttft() -> None:
+    """While the queue grows no request finishes, so finished-request percentiles say nothing: the
+    age of the oldest unanswered request is shown instead of a reassuring old p99."""
+    session = Session(TargetInfo("http://x:1", "url"), start=T0)
+    session.observe(WorkloadProgress("burst", 0, 60, 60, 0, 5.0, T0 + 5.0, unanswered_since=T0 + 1.0))
+    frame = session.frame(300.0, now=T0 + 31.0)
+    assert frame.client is not None and frame.client.oldest_unanswered_s == pytest.approx(30.0)
+    view = panels.ttft(frame)
+    assert "waiting 30.00 s" in view.headline and "has no first token yet" in view.note
+    session.observe(WorkloadProgress("burst", 60, 60, 0, 0, 40.0, T0 + 40.0))
+    later = session.frame(300.0, now=T0 + 41.0)
+    assert later.client is None  # nothing waits, nothing finished in this test: no client figures
