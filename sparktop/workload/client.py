@@ -2,15 +2,28 @@
 
 Why not a general client: a streamed chunk must cost a few microseconds and carry the time its bytes
 arrived, so that hundreds of concurrent streams neither saturate the generator's core nor bend its
-TTFT. Each plain-HTTP connection is a non-blocking socket read straight into one buffer when the
-loop finds it readable, with the kernel's receive timestamp (``SO_TIMESTAMPNS``): when 256 streams
-deliver in the same instant and are read one after another, each still gets its own arrival time.
-Chunked transfer encoding and SSE are decoded in place; no task is woken per chunk. (Over TLS, or
-where the platform has no receive timestamps, an asyncio transport is used and arrivals are stamped
-in its callback.) Until a response's first token, each SSE event is parsed with orjson (to apply the
-first-token rule: a chunk that carries content or reasoning text, not an empty or role-only one);
-after it, token chunks are recognised by byte checks and only the rare chunk with a finish reason,
-usage or an error is parsed.
+TTFT and inter-token gaps. Plain-HTTP connections are non-blocking sockets read by one thread of the
+client's own (``_Receiver``) as soon as bytes arrive, each read with the kernel's receive timestamp
+(``SO_TIMESTAMPNS``); the event loop parses what was read, in order, when it gets to it. So when 256
+streams deliver in the same instant each still gets its own arrival time, and when the loop stalls
+(a slow callback, a burst of parsing, a scrape) the chunks that arrive meanwhile keep theirs instead
+of all getting the moment the loop read them: a zero gap after a long one, tail latency the server
+never had.
+
+What remains (the residual error): the kernel merges TCP segments that wait unread in a socket into
+one, carrying the receive time of the last. The receiving thread reads at once while the loop
+sleeps or waits on I/O, and within the interpreter's switch interval (5 ms; more on a machine whose
+cores are all busy) while the loop computes, since the thread needs the interpreter lock for a
+moment to read. Chunks of one stream that arrive closer together than that delay, while it lasts,
+share the last one's time (the mean gap is unchanged; a few gaps are shifted by up to the delay).
+A call that holds the lock for long (a long garbage collection) delays the reads by its length.
+Over TLS, or where ``epoll`` is missing, an asyncio transport or the loop's own reader is used and
+arrivals are stamped when the loop delivers them: loop stalls then bend the gaps as described.
+
+Until a response's first token, each SSE event is parsed with orjson (to apply the first-token
+rule: a chunk that carries content or reasoning text, not an empty or role-only one); after it,
+token chunks are recognised by byte checks and only the rare chunk with a finish reason, usage or
+an error is parsed.
 
 Every failure is a result, never an exception: connection refused, reset or closed mid-stream,
 HTTP errors (with the server's message, cleaned), malformed streams and timeouts each end the
@@ -23,11 +36,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import os
+import platform
+import select
 import socket
 import ssl
 import struct
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,9 +174,8 @@ ANCILLARY_BYTES = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPA
 class _Connection:
     """The parser and exchange state of one keep-alive connection; one exchange at a time.
 
-    Subclasses do the I/O and call ``_received`` with the bytes read into ``_rbuf`` (one
-    preallocated buffer: allocating a fresh one per read costs more than parsing the chunk) and the
-    time they arrived.
+    Subclasses do the I/O and call ``_received`` on the event loop's thread with the bytes of one
+    read and the time they arrived.
     """
 
     __slots__ = (
@@ -168,8 +186,6 @@ class _Connection:
         "_keep_alive",
         "_last_rx",
         "_length_left",
-        "_rbuf",
-        "_rview",
         "_sse",
         "_sse_mode",
         "_state",
@@ -181,8 +197,6 @@ class _Connection:
     )
 
     def __init__(self) -> None:
-        self._rbuf = bytearray(READ_BUFFER_BYTES)
-        self._rview = memoryview(self._rbuf)
         self._buf = bytearray()
         self._sse = bytearray()
         self._state = _IDLE
@@ -212,16 +226,15 @@ class _Connection:
         if self._ex is not None and self._ex.sent is None:
             self._ex.sent = perf_counter()
 
-    def _received(self, nbytes: int, t: float) -> None:
-        """``nbytes`` new bytes at the start of ``_rbuf``, arrived at ``t`` (perf_counter)."""
+    def _received(self, data: bytes, t: float) -> None:
+        """New bytes that arrived at ``t`` (perf_counter)."""
         self._last_rx = perf_counter()
         self.got_bytes = True
         if self._ex is None:
             return  # bytes between exchanges: ignored (the next exchange starts with a head)
-        data = self._rbuf[:nbytes]
         try:
             if self._state == _CHUNK_SIZE and not self._buf:
-                self._chunks(bytes(data), t)
+                self._chunks(data, t)
             else:
                 self._buf += data
                 self._advance(t)
@@ -605,13 +618,16 @@ class _Connection:
 
 
 class _TransportConnection(_Connection, asyncio.BufferedProtocol):
-    """I/O through an asyncio transport (used for TLS): arrival times are read in the callback."""
+    """I/O through an asyncio transport (used for TLS): arrival times are read in the callback, on
+    the event loop's thread, so a busy loop delays them (see the module docstring)."""
 
-    __slots__ = ("transport",)
+    __slots__ = ("_rbuf", "_rview", "transport")
 
     def __init__(self) -> None:
         super().__init__()
         self.transport: asyncio.Transport | None = None
+        self._rbuf = bytearray(READ_BUFFER_BYTES)
+        self._rview = memoryview(self._rbuf)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -621,7 +637,7 @@ class _TransportConnection(_Connection, asyncio.BufferedProtocol):
         return self._rview
 
     def buffer_updated(self, nbytes: int) -> None:
-        self._received(nbytes, perf_counter())
+        self._received(bytes(self._rview[:nbytes]), perf_counter())
 
     def eof_received(self) -> bool | None:
         return False
@@ -639,35 +655,294 @@ class _TransportConnection(_Connection, asyncio.BufferedProtocol):
             self.transport.abort()
 
 
-class _SocketConnection(_Connection):
-    """I/O on a plain non-blocking socket watched by the event loop.
+def _kernel_time(ancillary: list[tuple[int, int, bytes]]) -> float | None:
+    """The kernel's receive time of a read (``SO_TIMESTAMPNS``, wall clock), if it carried one."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return float(sec + nsec * 1e-9)
+    return None
 
-    Each read takes the kernel's receive timestamp (``SO_TIMESTAMPNS``) when the platform offers
-    it: the moment the bytes reached this host, whatever the event loop was busy with. That keeps
-    TTFT exact when hundreds of streams deliver in the same instant and are read one after another.
-    Without it, the arrival time is read when the socket is found readable.
+
+def _arrival(ancillary: list[tuple[int, int, bytes]], now: float) -> float:
+    """A read's arrival time on perf_counter's timeline: the kernel's receive time moved from the
+    wall clock, or ``now`` where the read carried none."""
+    wall = _kernel_time(ancillary)
+    return now if wall is None else min(now, wall - time.time() + now)
+
+
+_Arrival = tuple["_SocketConnection", bytes | None, float, OSError | None]
+"""What the receiving thread hands the loop: bytes and their arrival time, or the end of the
+connection (``None``, with the error if it was not an orderly close)."""
+
+
+class _IoVec(ctypes.Structure):
+    _fields_ = (("base", ctypes.c_void_p), ("len", ctypes.c_size_t))
+
+
+class _MsgHdr(ctypes.Structure):
+    _fields_ = (
+        ("name", ctypes.c_void_p),
+        ("namelen", ctypes.c_uint32),
+        ("iov", ctypes.POINTER(_IoVec)),
+        ("iovlen", ctypes.c_size_t),
+        ("control", ctypes.c_void_p),
+        ("controllen", ctypes.c_size_t),
+        ("flags", ctypes.c_int),
+    )
+
+
+class _HeldRecv:
+    """``recvmsg(2)`` on a non-blocking socket without letting go of the interpreter lock.
+
+    Python's socket calls release the GIL around every system call; a thread that reads while the
+    main thread computes then waits a switch interval (5 ms) to get it back after each read, so
+    reading N sockets takes N x 5 ms and segments pile up (and merge) meanwhile. Called through
+    ``ctypes.PyDLL`` the read keeps the lock: it never blocks (the socket is non-blocking), and
+    one wake-up reads every socket that is ready. glibc on 64-bit Linux only (the structures'
+    layout is known there); elsewhere the receiver uses the socket module's ``recvmsg_into``.
     """
 
-    __slots__ = ("_fd", "_loop", "_out", "_stamped", "sock")
+    MSG_DONTWAIT = 0x40
+    CONTROL_BYTES = 64
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket) -> None:
+    def __init__(self, size: int) -> None:
+        libc = ctypes.PyDLL(None, use_errno=True)
+        self._recvmsg = libc.recvmsg
+        self._recvmsg.restype = ctypes.c_ssize_t
+        self._recvmsg.argtypes = (ctypes.c_int, ctypes.c_void_p, ctypes.c_int)
+        self._data = ctypes.create_string_buffer(size)
+        self._control = ctypes.create_string_buffer(self.CONTROL_BYTES)
+        self._iov = _IoVec(ctypes.addressof(self._data), size)
+        self._msg = _MsgHdr(
+            None, 0, ctypes.pointer(self._iov), 1, ctypes.addressof(self._control), self.CONTROL_BYTES, 0
+        )
+        self._msg_address = ctypes.addressof(self._msg)
+        self._data_address = ctypes.addressof(self._data)
+        self._header = ctypes.sizeof(ctypes.c_size_t) + 2 * ctypes.sizeof(ctypes.c_int)
+        self._write = libc.write
+        self._write.restype = ctypes.c_ssize_t
+        self._write.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t)
+
+    @staticmethod
+    def usable() -> bool:
+        return (
+            sys.platform.startswith("linux")
+            and platform.libc_ver()[0] == "glibc"
+            and ctypes.sizeof(ctypes.c_void_p) == 8
+            and SO_TIMESTAMPNS is not None
+        )
+
+    def read(self, fd: int) -> tuple[bytes, float | None]:
+        """The bytes waiting on ``fd`` (empty at the end of the stream) and the kernel's receive
+        time of the last of them (wall clock), if it gave one. Raises ``OSError`` as recv does."""
+        msg = self._msg
+        msg.controllen = self.CONTROL_BYTES
+        n = self._recvmsg(fd, self._msg_address, self.MSG_DONTWAIT)
+        if n < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))  # BlockingIOError, ConnectionResetError... by errno
+        data = ctypes.string_at(self._data_address, n)
+        control = self._control.raw[: msg.controllen]
+        pos = 0
+        while pos + self._header <= len(control):
+            length, level, kind = _CMSG_HEADER.unpack_from(control, pos)
+            if length < self._header:
+                break
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and length >= self._header + 16:
+                sec, nsec = _TIMESPEC.unpack_from(control, pos + self._header)
+                return data, sec + nsec * 1e-9
+            pos += (length + 7) & ~7
+        return data, None
+
+    def poke(self, fd: int) -> None:
+        """Write one byte to a non-blocking pipe, keeping the lock (a full pipe is already a wake-up)."""
+        self._write(fd, b"x", 1)
+
+
+_CMSG_HEADER = struct.Struct("@Nii")
+
+
+class _Receiver:
+    """Reads every plain-HTTP connection of a client on a thread of its own, as soon as bytes arrive.
+
+    Why a thread: the kernel merges TCP segments that wait in a socket's receive queue into one
+    buffer carrying the receive time of the last of them, so events a stalled event loop reads
+    late come out of one read with one time, a zero gap after a long one. This thread does nothing
+    but wait for bytes, read them with their receive time and queue them for the loop, so it reads
+    promptly whatever the loop is doing: at once while the loop sleeps, blocks or waits on I/O,
+    within the interpreter's switch interval (5 ms) while the loop runs Python code, since it reads
+    every ready socket without giving up the lock (``_HeldRecv``). The loop parses what was read, in
+    order, when it gets to it; the times are already fixed. It is woken through a pipe of its own,
+    once per batch of reads.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._epoll = select.epoll()
+        self._conns: dict[int, _SocketConnection] = {}
+        self._queue: deque[_Arrival] = deque()
+        self._scheduled = False
+        self._held: _HeldRecv | None = None
+        if _HeldRecv.usable():
+            with contextlib.suppress(OSError, AttributeError):
+                self._held = _HeldRecv(READ_BUFFER_BYTES)
+        self._buf = bytearray(READ_BUFFER_BYTES if self._held is None else 0)
+        self._view = memoryview(self._buf)
+        self._stop_r, self._stop_w = os.pipe()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        loop.add_reader(self._wake_r, self._deliver)
+        self._epoll.register(self._stop_r, select.EPOLLIN)
+        self._thread = threading.Thread(target=self._run, name="sparktop-receiver", daemon=True)
+        self._thread.start()
+
+    # the loop's side ----------------------------------------------------------------------------
+
+    def add(self, conn: _SocketConnection) -> None:
+        self._conns[conn.fd] = conn
+        self._epoll.register(conn.fd, select.EPOLLIN)
+
+    def remove(self, conn: _SocketConnection) -> None:
+        """Stop reading ``conn`` (before its socket is closed, so its number can be reused)."""
+        if self._conns.get(conn.fd) is conn:
+            del self._conns[conn.fd]
+            with contextlib.suppress(OSError, ValueError):
+                self._epoll.unregister(conn.fd)
+
+    def close(self) -> None:
+        """Stop the thread (on the loop's thread, after the connections were closed)."""
+        with contextlib.suppress(OSError):
+            os.write(self._stop_w, b"x")
+        self._thread.join(timeout=5.0)
+        self._deliver()
+        with contextlib.suppress(RuntimeError):
+            self._loop.remove_reader(self._wake_r)
+        if not self._thread.is_alive():
+            self._epoll.close()
+            os.close(self._stop_r)
+            os.close(self._wake_w)
+        os.close(self._stop_w)
+        os.close(self._wake_r)
+
+    def _deliver(self) -> None:
+        with contextlib.suppress(OSError):
+            os.read(self._wake_r, 4096)
+        self._scheduled = False  # before taking: an arrival queued from here on wakes the loop again
+        queue = self._queue
+        while queue:
+            conn, data, t, exc = queue.popleft()
+            if data is None:
+                conn.ended(exc)
+            else:
+                conn._received(data, t)
+
+    # the thread's side --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        poll = self._epoll.poll
+        conns = self._conns
+        stop = self._stop_r
+        queue = self._queue
+        while True:
+            try:
+                events = poll()
+            except InterruptedError:
+                continue
+            except (OSError, ValueError):
+                return
+            for fd, _ in events:
+                if fd == stop:
+                    return
+                conn = conns.get(fd)
+                if conn is not None:
+                    self._read(fd, conn)
+            if queue and not self._scheduled:
+                self._scheduled = True
+                if self._held is not None:
+                    self._held.poke(self._wake_w)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.write(self._wake_w, b"x")
+
+    def _read(self, fd: int, conn: _SocketConnection) -> None:
+        wall: float | None = None
+        try:
+            if self._held is not None:
+                data, wall = self._held.read(fd)
+            elif conn.stamped:
+                nbytes, ancillary, _, _ = conn.sock.recvmsg_into((self._view,), ANCILLARY_BYTES)
+                data = bytes(self._view[:nbytes])
+                wall = _kernel_time(ancillary)
+            else:
+                data = bytes(self._view[: conn.sock.recv_into(self._view)])
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._forget(fd, conn)
+            self._queue.append((conn, None, perf_counter(), exc))
+            return
+        now = perf_counter()
+        if not data:
+            self._forget(fd, conn)
+            self._queue.append((conn, None, now, None))
+            return
+        t = now if wall is None else min(now, wall - time.time() + now)
+        self._queue.append((conn, data, t, None))
+
+    def _forget(self, fd: int, conn: _SocketConnection) -> None:
+        """A connection that ended: no more reads (the level-triggered poll would repeat it)."""
+        if self._conns.get(fd) is conn:
+            with contextlib.suppress(KeyError):
+                del self._conns[fd]
+            with contextlib.suppress(OSError, ValueError):
+                self._epoll.unregister(fd)
+
+
+class _SocketConnection(_Connection):
+    """I/O on a plain non-blocking socket: written from the event loop, read by the client's
+    ``_Receiver`` (or, where the platform has no ``epoll``, by the event loop when it finds the
+    socket readable).
+
+    Each read takes the kernel's receive timestamp (``SO_TIMESTAMPNS``) when the platform offers
+    it: the moment the bytes reached this host. That keeps TTFT exact when hundreds of streams
+    deliver in the same instant and are read one after another.
+    """
+
+    __slots__ = ("_loop", "_out", "_receiver", "_rview", "fd", "sock", "stamped")
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, sock: socket.socket, receiver: _Receiver | None
+    ) -> None:
         super().__init__()
         self._loop = loop
         self.sock = sock
-        self._fd = sock.fileno()
+        self.fd = sock.fileno()
         self._out = b""
-        self._stamped = False
+        self.stamped = False
+        self._receiver = receiver
         if SO_TIMESTAMPNS is not None and ANCILLARY_BYTES:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-                self._stamped = True
+                self.stamped = True
             except OSError:
                 pass
-        loop.add_reader(self._fd, self._readable)
+        if receiver is not None:
+            self._rview = memoryview(b"")
+            receiver.add(self)
+        else:
+            self._rview = memoryview(bytearray(READ_BUFFER_BYTES))
+            loop.add_reader(self.fd, self._readable)
+
+    def ended(self, exc: OSError | None) -> None:
+        """The receiver saw the connection end (``exc`` None: closed by the server)."""
+        self._close()
+        self._lost(exc)
 
     def _readable(self) -> None:
         try:
-            if self._stamped:
+            if self.stamped:
                 nbytes, ancillary, _, _ = self.sock.recvmsg_into((self._rview,), ANCILLARY_BYTES)
             else:
                 nbytes = self.sock.recv_into(self._rview)
@@ -675,21 +950,12 @@ class _SocketConnection(_Connection):
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
-            self._close()
-            self._lost(exc)
+            self.ended(exc)
             return
         if nbytes == 0:
-            self._close()
-            self._lost(None)
+            self.ended(None)
             return
-        t = perf_counter()
-        for level, kind, data in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
-                sec, nsec = _TIMESPEC.unpack_from(data)
-                # the kernel's wall-clock time, moved onto perf_counter's timeline
-                t = min(t, sec + nsec * 1e-9 - time.time() + t)
-                break
-        self._received(nbytes, t)
+        self._received(bytes(self._rview[:nbytes]), _arrival(ancillary, perf_counter()))
 
     def _write(self, data: bytes) -> None:
         if self.closed:
@@ -702,12 +968,11 @@ class _SocketConnection(_Connection):
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError as exc:
-            self._close()
-            self._lost(exc)
+            self.ended(exc)
             return
         if sent < len(data):
             self._out = data[sent:]
-            self._loop.add_writer(self._fd, self._writable)
+            self._loop.add_writer(self.fd, self._writable)
         else:
             self._sent()
 
@@ -717,24 +982,26 @@ class _SocketConnection(_Connection):
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
-            self._close()
-            self._lost(exc)
+            self.ended(exc)
             return
         self._out = self._out[sent:]
         if not self._out:
-            self._loop.remove_writer(self._fd)
+            self._loop.remove_writer(self.fd)
             self._sent()
 
     def _close(self) -> None:
-        if self._fd < 0:
+        if self.fd < 0:
             return
-        self._loop.remove_reader(self._fd)
+        if self._receiver is not None:
+            self._receiver.remove(self)
+        else:
+            self._loop.remove_reader(self.fd)
         if self._out:
-            self._loop.remove_writer(self._fd)
+            self._loop.remove_writer(self.fd)
             self._out = b""
         with contextlib.suppress(OSError):
             self.sock.close()
-        self._fd = -1
+        self.fd = -1
         self.closed = True
 
 
@@ -775,6 +1042,7 @@ class OpenAIClient:
         self._idle: list[_Connection] = []
         self._busy: set[_Connection] = set()
         self._addresses: list[tuple[int, Any]] | None = None
+        self._receiver: _Receiver | None = None
 
     def __repr__(self) -> str:  # never shows the API key
         return f"OpenAIClient({self.base_url!r})"
@@ -790,6 +1058,9 @@ class OpenAIClient:
             conn.cancel()
         self._idle.clear()
         self._busy.clear()
+        if self._receiver is not None:
+            self._receiver.close()
+            self._receiver = None
 
     def _request_bytes(self, method: str, path: str, body: bytes | None) -> bytes:
         head = f"{method} {self.prefix}{path} HTTP/1.1\r\n".encode("latin-1") + self._common + self._auth
@@ -841,7 +1112,9 @@ class OpenAIClient:
             except BaseException:
                 sock.close()
                 raise
-            return _SocketConnection(loop, sock)
+            if self._receiver is None and hasattr(select, "epoll"):
+                self._receiver = _Receiver(loop)
+            return _SocketConnection(loop, sock, self._receiver)
         assert error is not None
         raise error
 

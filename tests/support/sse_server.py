@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from dataclasses import dataclass, field
 
 import orjson
@@ -120,3 +121,134 @@ class ScriptedServer:
             self._tasks.discard(task)
             with contextlib.suppress(Exception):
                 writer.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# a server that paces its chunks exactly, in a process of its own
+
+
+def _paced_chunk(rid: str) -> bytes:
+    return (
+        b'data: {"id":"%b","object":"text_completion","created":1,"model":"paced",'
+        b'"choices":[{"index":0,"text":" tok","logprobs":null,"finish_reason":null}]}\n\n' % rid.encode()
+    )
+
+
+def _paced_tail(rid: str, count: int) -> bytes:
+    return (
+        b'data: {"id":"%b","object":"text_completion","created":1,"model":"paced","choices":[],'
+        b'"usage":{"prompt_tokens":4,"completion_tokens":%d,"total_tokens":%d}}\n\n'
+        % (rid.encode(), count, count + 4)
+    ) + DONE
+
+
+def _serve_paced(streams: int, count: int, period: float) -> None:
+    """The child process: once ``streams`` requests have arrived, each gets one response of
+    ``count`` token chunks, one every ``period`` seconds, all sent from one thread (so nothing in
+    this process competes with the sends). The moment each chunk was handed to the kernel
+    (``time.perf_counter``: CLOCK_MONOTONIC, the clock the client stamps with too) is printed as
+    one JSON line per response: ``{"id": response id, "sent": [...]}``."""
+    import socket
+    import sys
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    print(f"http://127.0.0.1:{listener.getsockname()[1]}", flush=True)
+    head = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
+        b"connection: close\r\n\r\n"
+    )
+    for batch in itertools.count():
+        conns: list[socket.socket] = []
+        while len(conns) < streams:
+            conn, _ = listener.accept()
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            request_head, _, body = data.partition(b"\r\n\r\n")
+            length = 0
+            for line in request_head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            while len(body) < length:
+                body += conn.recv(65536)
+            conn.sendall(head)
+            conns.append(conn)
+        ids = [f"cmpl-paced-{batch}-{n}" for n in range(streams)]
+        framed = [b"%x\r\n%b\r\n" % (len(c), c) for c in map(_paced_chunk, ids)]
+        sent: list[list[float]] = [[] for _ in conns]
+        t0 = time.perf_counter() + period
+        for i in range(count):
+            delay = t0 + i * period - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            for n, conn in enumerate(conns):
+                sent[n].append(time.perf_counter())
+                conn.sendall(framed[n])
+        for n, conn in enumerate(conns):
+            tail = _paced_tail(ids[n], count)
+            conn.sendall(b"%x\r\n%b\r\n0\r\n\r\n" % (len(tail), tail))
+            conn.close()
+        # the reports once every response is complete: the test reads them after its requests end
+        for n in range(streams):
+            sys.stdout.write(orjson.dumps({"id": ids[n], "sent": sent[n]}).decode() + "\n")
+        sys.stdout.flush()
+
+
+class PacedServer:
+    """A loopback server in its own process that streams ``count`` completion chunks ``period``
+    seconds apart to each of ``streams`` requests at once (whatever the test process is doing) and
+    tells when it sent each."""
+
+    def __init__(self, streams: int = 1, count: int = 30, period: float = 0.02) -> None:
+        import subprocess
+        import sys
+
+        self._proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.support.sse_server",
+                "paced",
+                str(streams),
+                str(count),
+                repr(period),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._proc.stdout is not None
+        self.url = self._proc.stdout.readline().strip()
+        if not self.url.startswith("http://"):
+            self.close()
+            raise RuntimeError("the paced server did not start")
+
+    def sent(self) -> tuple[str, list[float]]:
+        """The next finished response: its id and when each chunk was sent (blocks until one is
+        reported)."""
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the paced server ended")
+        report = orjson.loads(line)
+        return str(report["id"]), [float(t) for t in report["sent"]]
+
+    def close(self) -> None:
+        self._proc.kill()
+        self._proc.wait()
+
+    def __enter__(self) -> PacedServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) == 5 and sys.argv[1] == "paced":
+        _serve_paced(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))

@@ -25,8 +25,7 @@ class Parser(_Connection):
         self.closed = True
 
     def feed(self, data: bytes, t: float) -> None:
-        self._rbuf[: len(data)] = data
-        self._received(len(data), t)
+        self._received(data, t)
 
 
 def chunked(events: list[bytes]) -> bytes:
