@@ -348,6 +348,12 @@ def _add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="give up on a request after S seconds without data (default 600)",
     )
     p.add_argument("--seed", type=_non_negative_int, default=None, metavar="N", help="random seed")
+    p.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help="skip the unmeasured warm-up round before each closed-loop step (llama-benchy's "
+        "--warmup-runs 1; warm-up requests are recorded as such and left out of the figures)",
+    )
     closed = p.add_argument_group("closed loop (N users in lockstep, llama-benchy)")
     closed.add_argument(
         "--concurrency", type=_positive_int, nargs="+", metavar="N", help="users (several: one step each)"

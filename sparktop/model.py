@@ -532,6 +532,11 @@ class RequestRecord:
     """What measured it: ``sparktop``, ``vllm-bench-serve`` or ``llama-benchy``."""
     response_id: str | None = None
     """The server's id for the response (the ``id`` of its chunks; vLLM logs it)."""
+    usage_problem: str | None = None
+    """Why the token counts the server reported cannot be right, when the client can tell from
+    what it sent (a prompt count unlike the tokens sent, more tokens than asked for, a count that
+    is not a whole number), starting with the ``usage`` field's name. The counts are kept as
+    reported; the figures they feed are unknown."""
 
 
 @dataclass(frozen=True, slots=True)

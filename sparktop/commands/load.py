@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -36,12 +37,12 @@ from sparktop.commands.recording import record_feed, workload_meta
 from sparktop.config import load_settings
 from sparktop.feeds import LiveFeed
 from sparktop.live import LiveOptions, live_feed, probe
-from sparktop.model import Event, Num, RequestRecord, TargetInfo, WorkloadProgress
+from sparktop.model import Event, Num, RequestRecord, TargetInfo, Unknown, WorkloadProgress
 from sparktop.workload import external, presets
 from sparktop.workload.client import BadUrl, Timeouts, split_base_url
 from sparktop.workload.generator import WorkloadRunner
 from sparktop.workload.spec import ClosedLoop, Endpoint, OpenLoop, Stage, Workload
-from sparktop.workload.summary import Summary, summarize, summarize_phases, summary_dict
+from sparktop.workload.summary import DEFINITIONS, Summary, summarize, summarize_phases, summary_dict
 
 PLAIN_PROGRESS_EVERY_S = 5.0
 TTY_PROGRESS_EVERY_S = 0.25
@@ -69,7 +70,8 @@ def build_workload(args: argparse.Namespace) -> Workload:
                 f"no workload called {args.workload!r}",
                 hint=f"one of: {', '.join(presets.names())} (sparktop load --list-workloads)",
             ) from None
-        return workload if args.seed is None else _reseed(workload, args.seed)
+        workload = workload if args.seed is None else _reseed(workload, args.seed)
+        return _without_warmup(workload) if args.no_warmup else workload
     if shape_closed and shape_open:
         raise CliError(
             "--concurrency (closed loop) and --rate (open loop) describe different workloads",
@@ -96,6 +98,7 @@ def build_workload(args: argparse.Namespace) -> Workload:
                     output_len=output_len,
                     depth=args.depth,
                     runs=runs,
+                    warmup=not args.no_warmup,
                 )
                 stages.append(replace(stage, name=presets.closed_name("closed", stage)))
             return Workload(name="closed loop", title="ad-hoc closed loop", stages=tuple(stages), seed=seed)
@@ -126,6 +129,11 @@ def _reseed(workload: Workload, seed: int) -> Workload:
     return replace(workload, seed=seed)
 
 
+def _without_warmup(workload: Workload) -> Workload:
+    stages = tuple(replace(s, warmup=False) if isinstance(s, ClosedLoop) else s for s in workload.stages)
+    return replace(workload, stages=stages)
+
+
 def list_workloads(out: TextIO) -> None:
     for name in presets.names():
         w = presets.get_preset(name)
@@ -142,10 +150,6 @@ def list_workloads(out: TextIO) -> None:
 # the summary, as text and as JSON
 
 
-def _ms(v: Num) -> str:
-    return fmt.num(v, 2, unknown="n/a")
-
-
 def _val(v: Num | int, digits: int = 2) -> str:
     if isinstance(v, int) and not isinstance(v, bool):
         return str(v)
@@ -153,22 +157,26 @@ def _val(v: Num | int, digits: int = 2) -> str:
 
 
 def render_summary(title: str, s: Summary) -> str:
-    """The summary block, laid out as ``vllm bench serve`` lays out its result."""
+    """The summary block, laid out as ``vllm bench serve`` lays out its result; why each ``n/a``
+    is not known follows the block."""
     lines = [f"{' ' + title + ' ':=^50}"]
+    reasons: dict[str, None] = {}
 
-    def row(label: str, value: str) -> None:
-        lines.append(f"{label:<40} {value}")
+    def row(label: str, value: Num | int) -> None:
+        if isinstance(value, Unknown):
+            reasons.setdefault(value.reason)
+        lines.append(f"{label:<40} {_val(value)}")
 
-    row("Successful requests:", _val(s.successful))
-    row("Failed requests:", _val(s.failed))
-    row("Benchmark duration (s):", _val(s.duration_s))
-    row("Total input tokens:", _val(s.total_input_tokens))
-    row("Total generated tokens:", _val(s.total_output_tokens))
-    row("Request throughput (req/s):", _val(s.request_throughput))
-    row("Output token throughput (tok/s):", _val(s.output_throughput))
-    row("Peak output token throughput (tok/s):", _val(s.peak_output_throughput))
-    row("Peak concurrent requests:", _val(s.peak_concurrency))
-    row("Total token throughput (tok/s):", _val(s.total_token_throughput))
+    row("Successful requests:", s.successful)
+    row("Failed requests:", s.failed)
+    row("Benchmark duration (s):", s.duration_s)
+    row("Total input tokens:", s.total_input_tokens)
+    row("Total generated tokens:", s.total_output_tokens)
+    row("Request throughput (req/s):", s.request_throughput)
+    row("Output token throughput (tok/s):", s.output_throughput)
+    row("Peak output token throughput (tok/s):", s.peak_output_throughput)
+    row("Peak concurrent requests:", s.peak_concurrency)
+    row("Total token throughput (tok/s):", s.total_token_throughput)
     for name, header, fig in (
         ("TTFT", "Time to First Token", s.ttft_ms),
         ("TPOT", "Time per Output Token (excl. 1st token)", s.tpot_ms),
@@ -176,21 +184,32 @@ def render_summary(title: str, s: Summary) -> str:
         ("E2EL", "End-to-end Latency", s.e2el_ms),
     ):
         lines.append(f"{header:-^50}")
-        row(f"Mean {name} (ms):", _ms(fig.mean).replace(",", ""))
-        row(f"Median {name} (ms):", _ms(fig.median).replace(",", ""))
-        row(f"P90 {name} (ms):", _ms(fig.p90).replace(",", ""))
-        row(f"P99 {name} (ms):", _ms(fig.p99).replace(",", ""))
+        row(f"Mean {name} (ms):", fig.mean)
+        row(f"Median {name} (ms):", fig.median)
+        row(f"P90 {name} (ms):", fig.p90)
+        row(f"P99 {name} (ms):", fig.p99)
     lines.append(f"{'Decode (llama-benchy)':-^50}")
-    row("Decode tok/s per user:", _val(s.decode_tps_per_user))
-    row("Decode tok/s total (per batch):", _val(s.decode_tps_total))
-    row("Prefill tok/s total (per batch):", _val(s.prefill_tps_total))
+    row("Decode tok/s per user:", s.decode_tps_per_user)
+    row("Decode tok/s total (per batch):", s.decode_tps_total)
+    row("Prefill tok/s total (per batch):", s.prefill_tps_total)
     if s.errors:
-        lines.append(f"{'Failed requests by reason':-^50}")
+        lines.append(f"{'Failed requests by kind':-^50}")
         for reason, count in s.errors.items():
             lines.append(f"{count:>6} x {fmt.clean(reason)}")
     if s.warmup:
         lines.append(f"({s.warmup} warm-up requests not counted)")
     lines.append("=" * 50)
+    lines.extend(f"n/a: {fmt.clean(reason)}" for reason in reasons)
+    return "\n".join(lines)
+
+
+def render_definitions() -> str:
+    """What the summary's figures mean (``vllm bench serve``'s definitions, except where said)."""
+    lines = ["Definitions (vllm bench serve's, except where said):"]
+    for name, text in DEFINITIONS:
+        lines.extend(
+            textwrap.wrap(f"{name}: {text}", width=100, initial_indent="  ", subsequent_indent="    ")
+        )
     return "\n".join(lines)
 
 
@@ -238,13 +257,16 @@ class Outcome:
         return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
 
 
-def publish(json_path: str | None, title: str, outcome: Outcome) -> None:
-    """Print the per-phase table (when there are phases) and the summary; write the JSON when asked
-    (with ``-`` the JSON goes to stdout and the tables to stderr)."""
+def publish(json_path: str | None, title: str, outcome: Outcome, *, definitions: bool = False) -> None:
+    """Print the per-phase table (when there are phases), the summary and, for sparktop's own
+    figures, their definitions; write the JSON when asked (with ``-`` the JSON goes to stdout and
+    the tables to stderr)."""
     text = sys.stderr if json_path == "-" else sys.stdout
     if len(outcome.phases) > 1:
         print(render_phases(outcome.phases) + "\n", file=text)
     print(render_summary(title, outcome.summary), file=text)
+    if definitions:
+        print(render_definitions(), file=text)
     if json_path:
         write_json(json_path, outcome.to_json())
 
@@ -393,7 +415,7 @@ def run(args: argparse.Namespace) -> int:
         events=runner.events,
         interrupted=interrupted,
     )
-    publish(args.json, title, outcome)
+    publish(args.json, title, outcome, definitions=True)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if summary.failed or not summary.successful else EXIT_OK

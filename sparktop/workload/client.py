@@ -86,6 +86,9 @@ class Exchange:
     """Token-bearing chunks (the first included)."""
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    """As the server's ``usage`` says, impossible values (negative) included."""
+    usage_problem: str | None = None
+    """A ``usage`` count that is not a whole number (kept out of the counts above)."""
     finish_reason: str | None = None
     error: str | None = None
     response_id: str | None = None
@@ -574,10 +577,12 @@ class _Connection:
             ex.response_id = clean(data["id"])[:100]
         usage = data.get("usage")
         if isinstance(usage, dict):
-            if isinstance(usage.get("prompt_tokens"), int):
-                ex.prompt_tokens = usage["prompt_tokens"]
-            if isinstance(usage.get("completion_tokens"), int):
-                ex.completion_tokens = usage["completion_tokens"]
+            for name in ("prompt_tokens", "completion_tokens"):
+                value = usage.get(name)
+                if type(value) is int:
+                    setattr(ex, name, value)
+                elif value is not None and ex.usage_problem is None:
+                    ex.usage_problem = f"{name} is not a whole number: {clean(repr(value))[:40]}"
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices:
             return

@@ -55,6 +55,9 @@ class _Prompt:
     output_tokens: int
     messages: list[dict[str, str]] | None = None
     ids: list[int] | None = None
+    exact: bool = True
+    """``prompt_tokens`` is exact (token ids, or text counted by the server's ``/tokenize``), not
+    an estimate: a server that counts otherwise contradicts itself."""
 
 
 @dataclass(slots=True)
@@ -253,11 +256,16 @@ class WorkloadRunner:
             payload["ignore_eos"] = True
         return payload
 
+    def _counted(self) -> bool:
+        """Chat prompts are counted by the server's ``/tokenize`` (else estimated)."""
+        return self._chat is not None and self._chat.calibration is not None and self._chat.calibration.exact
+
     async def _single_prompt(self, tokens: int, output: int, rng: random.Random, force: bool) -> _Prompt:
         if self.endpoint == "chat":
             assert self._chat is not None
             messages, count = await self._chat.fit([], tokens, rng)
-            return _Prompt(self._payload(messages, output, force), count, output, messages=messages)
+            payload = self._payload(messages, output, force)
+            return _Prompt(payload, count, output, messages=messages, exact=self._counted())
         ids = token_ids(tokens, rng)
         return _Prompt(self._payload(ids, output, force), tokens, output, ids=ids)
 
@@ -272,6 +280,7 @@ class WorkloadRunner:
                 count,
                 stage.output_len,
                 messages=messages,
+                exact=self._counted(),
             )
         ids = conv.ids + token_ids(stage.input_len, rng)
         return _Prompt(
@@ -280,8 +289,12 @@ class WorkloadRunner:
 
     def _grow(self, conv: _Conversation, prompt: _Prompt, record: RequestRecord, rng: random.Random) -> None:
         """Add a finished turn (its prompt and a reply of the tokens it got) to the history."""
-        reply = record.output_tokens if record.ok else prompt.output_tokens
-        conv.tokens = (record.prompt_tokens if record.ok else prompt.prompt_tokens) + reply
+        trusted = record.ok and record.usage_problem is None
+        reply = record.output_tokens if trusted and record.output_tokens > 0 else prompt.output_tokens
+        sent = prompt.prompt_tokens
+        if trusted and not prompt.exact and record.prompt_tokens > 0:
+            sent = record.prompt_tokens  # the server's count beats an estimate
+        conv.tokens = sent + reply
         if prompt.ids is not None:
             conv.ids = prompt.ids + token_ids(reply, rng)
         if prompt.messages is not None:
@@ -358,6 +371,12 @@ class WorkloadRunner:
         ok = error is None and ex.status == 200 and ex.first_token is not None
         end = ex.last_token if ok else ex.end
         gaps = tuple(ex.gaps)
+        usage_problem = ex.usage_problem
+        asked = prompt.output_tokens
+        if usage_problem is None and prompt.exact and ex.prompt_tokens not in (None, prompt.prompt_tokens):
+            usage_problem = f"prompt_tokens {ex.prompt_tokens} for a prompt of {prompt.prompt_tokens} tokens"
+        if usage_problem is None and ex.completion_tokens is not None and ex.completion_tokens > asked:
+            usage_problem = f"completion_tokens {ex.completion_tokens}, more than the {asked} asked for"
         return RequestRecord(
             id=rid,
             phase=phase,
@@ -380,6 +399,7 @@ class WorkloadRunner:
             batch=batch,
             warmup=warmup,
             response_id=ex.response_id,
+            usage_problem=usage_problem,
         )
 
     def _keep(self, record: RequestRecord) -> None:

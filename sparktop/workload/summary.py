@@ -1,16 +1,25 @@
 """From request records to the figures a benchmark reports: pure functions, no I/O.
 
-Definitions follow ``vllm bench serve`` so figures sit next to its output:
+Definitions follow ``vllm bench serve`` so figures sit next to its output, except where said:
 
-- TTFT: first token - start, over successful requests.
+- TTFT: first token - start, over successful requests. The first token is the first chunk that
+  carries text or reasoning, as llama-benchy and aiperf count it; ``vllm bench serve`` counts the
+  first chunk with any choice, so a chat stream's role-only first chunk. vLLM sends that chunk
+  in the same step as the first token (a median 0.1 ms before it, measured on vLLM 0.32), so the
+  two agree on vLLM; on a server that sends the role before the first token is computed,
+  ``vllm bench serve`` would time that instead.
 - TPOT: (E2EL - TTFT) / (output tokens - 1), for successful requests with more than one token.
-- ITL: every gap between successive token-bearing chunks, pooled over successful requests.
+- ITL: every gap between successive token-bearing chunks, pooled over successful requests
+  (``vllm bench serve`` also counts the gap after a chat stream's role-only chunk: one more, near
+  zero, per request).
 - E2EL: end - start (``end`` is the arrival of the last token-bearing chunk).
 - Throughputs divide successful requests and tokens by the duration (first start to last end,
   failed requests included, unless the caller knows the run's duration better).
 - Peak output throughput: the most chunk arrivals in one 1-second bucket counted from the first
-  successful start; peak concurrency: the most successful requests in flight at once, from the
-  exact sweep over their [start, end) intervals (current ``vllm bench serve``).
+  successful start (as ``vllm bench serve``). Peak concurrency: the most requests in flight at
+  once, from the exact sweep over the [start, end) intervals of every request sent, failed and
+  cancelled ones included (``vllm bench serve`` 0.32 counts the successful requests active in the
+  same 1-second bucket, which can exceed what was ever in flight at once).
 - Percentiles interpolate linearly between order statistics (numpy's default); std is the
   population standard deviation.
 
@@ -19,12 +28,16 @@ Closed-loop runs also get llama-benchy's figures: decode tokens/s per user, mean
 (sum of output tokens - requests) / (last end - first first-token) and prefill rate
 (prompt tokens / (last first-token - first start)), each averaged over the batches.
 
-Warm-up records are counted apart and left out of every figure.
+Warm-up records are counted apart and left out of every figure. Values that cannot be (a negative
+token count, a prompt count unlike what was sent, a token before its request started, a gap
+below zero) make the figures they feed unknown, with the reason, instead of a number. Failures
+are grouped by kind: reasons that differ only in their numbers are one line.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,6 +46,42 @@ from typing import Any
 from sparktop.model import ItlSummary, Num, RequestRecord, Unknown
 
 NO_DATA = Unknown("no successful request")
+
+
+DEFINITIONS: tuple[tuple[str, str], ...] = (
+    (
+        "TTFT",
+        "start to the first chunk carrying text or reasoning (llama-benchy's rule; vllm bench serve "
+        "starts from a chat stream's role-only first chunk, which vLLM sends with the first token)",
+    ),
+    (
+        "TPOT",
+        "(E2EL - TTFT) / (output tokens - 1), output tokens as the server's usage counts them (the "
+        "chunks when it sends none)",
+    ),
+    (
+        "ITL",
+        "every gap between successive token chunks, pooled over requests (vllm bench serve also "
+        "counts the near-zero gap after a chat stream's role-only chunk)",
+    ),
+    ("E2EL", "start to the last token chunk"),
+    (
+        "Peak concurrent requests",
+        "the most in flight at once, failed and cancelled ones included (vllm bench serve 0.32: the "
+        "most successful requests active within one second)",
+    ),
+    (
+        "Decode tok/s per user",
+        "llama-benchy's tg t/s (req): mean over requests of (output tokens - 1) / (end - first token)",
+    ),
+    (
+        "Decode, prefill tok/s total",
+        "llama-benchy's tg and pp t/s (total): per lockstep batch, (output tokens - requests) / "
+        "(last end - first first token) and prompt tokens / (last first token - first start), "
+        "averaged over the batches",
+    ),
+)
+"""How ``load`` defines what it prints, shown under its summary (keep in step with the code)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +294,90 @@ def _error_key(error: str | None) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+_NUMBER = re.compile(r"(\d+(?:\.\d+)?)")
+_HTTP = re.compile(r"HTTP (\d{3})\b")
+
+
+def _kind(error: str) -> str:
+    """What a failure reason is without its numbers (an HTTP status is kept: it is the kind)."""
+    status = _HTTP.match(error)
+    rest = error[status.end() :] if status else error
+    return (status.group(0) if status else "") + _NUMBER.sub("#", rest)
+
+
+def _label(reasons: Sequence[str]) -> str:
+    """One line for reasons of one kind: each number that varies shown as its range."""
+    first = reasons[0]
+    if all(r == first for r in reasons):
+        return first
+    split = [_NUMBER.split(r) for r in reasons]
+    parts = list(split[0])
+    for i in range(1, len(parts), 2):  # odd positions hold the numbers
+        values = sorted({p[i] for p in split}, key=float)
+        if len(values) > 1:
+            parts[i] = f"{values[0]} to {values[-1]}"
+    return "".join(parts)
+
+
+def error_kinds(errors: Iterable[str | None]) -> dict[str, int]:
+    """Failure reasons grouped by kind, the most frequent first: reasons that differ only in their
+    numbers (chunks received before a reset, token counts in a server's message) are one kind,
+    shown with each varying number as its range ("after 3 to 120 chunks"); different HTTP statuses
+    are different kinds."""
+    groups: dict[str, list[str]] = {}
+    for error in errors:
+        text = error or "unknown error"
+        groups.setdefault(_kind(text), []).append(text)
+    out: dict[str, int] = {}
+    for reasons in sorted(groups.values(), key=len, reverse=True):
+        label = _error_key(_label(reasons))
+        out[label] = out.get(label, 0) + len(reasons)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# values that cannot be
+
+
+def _impossible(r: RequestRecord) -> tuple[str | None, str | None, str | None]:
+    """Why a successful record's prompt count, output count or times cannot be right (None where
+    they can): (prompt, output, times)."""
+    prompt = output = times = None
+    problem = r.usage_problem
+    if problem is not None:
+        if problem.startswith("prompt_tokens"):
+            prompt = problem
+        else:
+            output = problem
+    if prompt is None and r.prompt_tokens <= 0:
+        prompt = f"prompt_tokens {r.prompt_tokens}"
+    chunks = r.itl.count + 1 if r.first_token is not None else 0
+    if output is None and r.output_tokens < chunks:
+        output = f"completion_tokens {r.output_tokens}, fewer than the {chunks} chunks streamed"
+    if r.first_token is not None and r.first_token < r.start:
+        times = "its first token came before it was sent"
+    elif r.end is not None and r.first_token is not None and r.end < r.first_token:
+        times = "it ended before its first token"
+    elif any(g < 0 for g in r.gaps):
+        times = "a chunk came before the one before it"
+    return prompt, output, times
+
+
+def _unknown_because(what: str, found: Sequence[tuple[RequestRecord, str]], of: int) -> Unknown:
+    r, reason = found[0]
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return Unknown(f"{what} for {len(found)} of {of} successful requests: request {r.id}, {reason}{more}")
+
+
+def _peak(measured: Sequence[RequestRecord]) -> Num:
+    if not measured:
+        return Unknown("no request was made")
+    open_ended = sum(r.end is None for r in measured)
+    if open_ended:
+        return Unknown(f"when {open_ended} of the requests ended was not recorded")
+    return float(peak_concurrency(measured))
+
+
 def summarize(records: Iterable[RequestRecord], duration_s: float | None = None) -> Summary:
     """The summary of ``records`` (warm-up records are counted apart and left out)."""
     all_records = list(records)
@@ -269,7 +402,7 @@ def summarize(records: Iterable[RequestRecord], duration_s: float | None = None)
     ]
     rates = [x for x in (_decode_rate(r) for r in ok) if x is not None]
     decode_total, prefill_total = _batch_rates(ok)
-    return Summary(
+    summary = Summary(
         successful=len(ok),
         failed=len(failed),
         duration_s=duration if duration is not None else Unknown("no request was made"),
@@ -279,7 +412,7 @@ def summarize(records: Iterable[RequestRecord], duration_s: float | None = None)
         total_input_tokens=inputs,
         total_output_tokens=outputs,
         peak_output_throughput=peak_output_throughput(ok),
-        peak_concurrency=float(peak_concurrency(ok)) if ok else NO_DATA,
+        peak_concurrency=_peak(measured),
         ttft_ms=latency_figures((x for x in map(_ttft, ok) if x is not None), reason=NO_DATA.reason),
         tpot_ms=latency_figures(tpots, reason="no successful request with more than one output token"),
         itl_ms=_itl(ok),
@@ -287,9 +420,55 @@ def summarize(records: Iterable[RequestRecord], duration_s: float | None = None)
         decode_tps_per_user=math.fsum(rates) / len(rates) if rates else Unknown("no decode to measure"),
         decode_tps_total=decode_total,
         prefill_tps_total=prefill_total,
-        errors=dict(Counter(_error_key(r.error) for r in failed).most_common()),
+        errors=error_kinds(r.error for r in failed),
         warmup=len(all_records) - len(measured),
     )
+    return _without_impossible(summary, ok)
+
+
+def _without_impossible(s: Summary, ok: Sequence[RequestRecord]) -> Summary:
+    """``s`` with every figure fed by a value that cannot be made unknown, with the reason."""
+    prompts: list[tuple[RequestRecord, str]] = []
+    outputs: list[tuple[RequestRecord, str]] = []
+    times: list[tuple[RequestRecord, str]] = []
+    for r in ok:
+        prompt, output, time = _impossible(r)
+        if prompt is not None:
+            prompts.append((r, prompt))
+        if output is not None:
+            outputs.append((r, output))
+        if time is not None:
+            times.append((r, time))
+    n = len(ok)
+    if outputs:
+        u = _unknown_because("impossible output token counts", outputs, n)
+        s = replace(
+            s,
+            total_output_tokens=u,
+            output_throughput=u,
+            total_token_throughput=u,
+            tpot_ms=LatencyFigures.unknown(u.reason),
+            decode_tps_per_user=u,
+            decode_tps_total=u,
+        )
+    if prompts:
+        u = _unknown_because("impossible prompt token counts", prompts, n)
+        s = replace(s, total_input_tokens=u, total_token_throughput=u, prefill_tps_total=u)
+    if times:
+        u = _unknown_because("impossible times", times, n)
+        figures = LatencyFigures.unknown(u.reason)
+        s = replace(
+            s,
+            ttft_ms=figures,
+            tpot_ms=figures,
+            itl_ms=figures,
+            e2el_ms=figures,
+            peak_output_throughput=u,
+            decode_tps_per_user=u,
+            decode_tps_total=u,
+            prefill_tps_total=u,
+        )
+    return s
 
 
 def summarize_phases(records: Iterable[RequestRecord]) -> dict[str, Summary]:

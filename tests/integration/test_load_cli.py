@@ -98,6 +98,33 @@ def test_ad_hoc_open_loop_to_stdout_json(sim_url: str) -> None:
     assert "Successful requests:" in proc.stderr
 
 
+def test_an_ad_hoc_closed_loop_warms_up_first_and_leaves_the_warm_up_out(sim_url: str) -> None:
+    shape = ("--concurrency", "2", "--input-len", "16", "--output-len", "4", "--json", "-", "--no-record")
+    proc = sparktop(sim_url, *shape)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    records = [decode(RequestRecord, r) for r in doc["requests"]]
+    warm = [r for r in records if r.warmup]
+    assert len(warm) == 2 and all(r.phase == "warm-up: closed pp=16 tg=4 c=2" and r.ok for r in warm)
+    # the measured round started once the warm-up round had ended
+    measured = [r for r in records if not r.warmup]
+    assert len(measured) == 2 and min(r.start for r in measured) >= max(r.end or 0 for r in warm)
+    assert doc["successful"] == 2 and doc["warmup"] == 2
+    assert "(2 warm-up requests not counted)" in proc.stderr
+    cold = sparktop(sim_url, *shape, "--no-warmup")
+    assert cold.returncode == 0, cold.stderr
+    doc = json.loads(cold.stdout)
+    assert doc["warmup"] == 0 and len(doc["requests"]) == 2
+
+
+def test_own_runs_print_the_definitions_of_their_figures(sim_url: str) -> None:
+    proc = sparktop(sim_url, "--rate", "50", "--num-prompts", "2", "--input-len", "8", "--output-len", "2")
+    assert proc.returncode == 0, proc.stderr
+    tail = proc.stdout.split("=" * 50)[-1]
+    assert "Definitions (vllm bench serve's, except where said):" in tail
+    assert "TTFT: start to the first chunk carrying text or reasoning" in tail
+
+
 def test_unreachable_server_runs_to_the_end_and_exits_1() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -128,7 +155,18 @@ def test_bad_input_is_one_line_with_a_hint(argv: tuple[str, ...], needle: str) -
 
 def test_interrupt_prints_what_ran_and_exits_130(sim_url: str) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sparktop", "load", sim_url, "--concurrency", "3", "--output-len", "100000"],
+        [
+            sys.executable,
+            "-m",
+            "sparktop",
+            "load",
+            sim_url,
+            "--concurrency",
+            "3",
+            "--output-len",
+            "100000",
+            "--no-warmup",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -151,6 +189,8 @@ def test_interrupt_prints_what_ran_and_exits_130(sim_url: str) -> None:
     assert proc.returncode == 130
     assert "sparktop load: closed loop (interrupted)" in out
     assert "3 x cancelled (the run was stopped)" in out
+    # the three were in flight together when the run stopped, though none succeeded
+    assert "Peak concurrent requests:                3" in out
 
 
 def running(url: str) -> float:
@@ -278,3 +318,4 @@ def test_load_with_llama_benchy_reads_its_table(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "pp1024 tg1024 c=10" in proc.stdout
     assert "Decode tok/s per user:                   10.89" in proc.stdout
+    assert "Definitions" not in proc.stdout  # the tool's figures, by the tool's definitions

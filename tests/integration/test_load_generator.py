@@ -11,16 +11,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from sparktop.clock import SystemClock
-from sparktop.model import Event, RequestRecord
+from sparktop.model import Event, RequestRecord, Unknown
 from sparktop.sim.faults import FaultConfig
 from sparktop.sim.server import SimConfig, SimServer
 from sparktop.workload import arrivals
 from sparktop.workload.client import OpenAIClient, Timeouts
 from sparktop.workload.generator import WorkloadRunner
 from sparktop.workload.spec import ClosedLoop, Endpoint, OpenLoop, Workload
+from sparktop.workload.summary import Summary, summarize
 from tests.integration.sim_helpers import samples, value
 from tests.support.fault_server import FaultServer, Route
 from tests.support.sse_server import DONE, Script, ScriptedServer, chat_chunk, usage_chunk
@@ -396,3 +398,93 @@ async def test_the_event_loop_transport_path_measures_the_same_shapes(gemma: Sim
         assert ex.ok and ex.done and ex.chunks == 6 and len(ex.gaps) == 5
         assert ex.sent is not None and ex.first_token is not None and ex.start <= ex.sent <= ex.first_token
     assert first.completion_tokens == 6 and again.completion_tokens is None  # usage only when asked
+
+
+# --------------------------------------------------------------------------------------------------
+# what a server says that cannot be
+
+
+def completion_chunk(text: str, finish: str | None = None) -> bytes:
+    body = {
+        "id": "cmpl-x",
+        "object": "text_completion",
+        "choices": [{"index": 0, "text": text, "finish_reason": finish}],
+    }
+    return b"data: " + orjson.dumps(body) + b"\n\n"
+
+
+def usage(prompt: object, completion: object) -> bytes:
+    body = {
+        "id": "cmpl-x",
+        "choices": [],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion},
+    }
+    return b"data: " + orjson.dumps(body) + b"\n\n"
+
+
+def three_tokens_then(tail: bytes) -> Script:
+    return Script(
+        steps=[
+            (0.0, completion_chunk("a")),
+            (0.01, completion_chunk("b")),
+            (0.01, completion_chunk("c", finish="length")),
+            (0.0, tail + DONE),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("tail", "problem", "unknown"),
+    [
+        (usage(12, -3), None, "completion_tokens -3, fewer than the 3 chunks streamed"),
+        (
+            usage(5, 3),
+            "prompt_tokens 5 for a prompt of 12 tokens",
+            "prompt_tokens 5 for a prompt of 12 tokens",
+        ),
+        (usage(12, 900), "completion_tokens 900, more than the 3 asked for", "more than the 3 asked for"),
+        (usage(12, "3"), "completion_tokens is not a whole number: '3'", "not a whole number"),
+        (usage(True, 3), "prompt_tokens is not a whole number: True", "not a whole number"),
+    ],
+    ids=["negative output", "prompt unlike sent", "more than asked", "text count", "boolean count"],
+)
+async def test_usage_that_cannot_be_is_kept_and_its_figures_are_unknown(
+    tail: bytes, problem: str | None, unknown: str
+) -> None:
+    async with ScriptedServer(three_tokens_then(tail)) as server:
+        runner = await run(
+            server.url, one(ClosedLoop(name="u", users=2, input_len=12, output_len=3)), model="scripted"
+        )
+    summary = runner_summary(runner)
+    assert all(r.ok and r.usage_problem == problem for r in runner.records), runner.records
+    reasons = [
+        v.reason for v in (summary.total_output_tokens, summary.total_input_tokens) if isinstance(v, Unknown)
+    ]
+    assert reasons and all(unknown in reason for reason in reasons)
+    throughput = summary.total_token_throughput
+    assert isinstance(throughput, Unknown)  # never a negative or absurd rate
+    assert not isinstance(summary.ttft_ms.mean, Unknown)  # the times were fine
+
+
+def runner_summary(runner: WorkloadRunner) -> Summary:
+    return summarize(runner.records)
+
+
+async def test_peak_concurrency_counts_the_requests_that_failed() -> None:
+    """Six requests go out at once: four stream a few chunks and are reset 0.3 s later, two finish
+    at once. Six were in flight together; the two successful ones alone say two."""
+
+    def script(n: int) -> Script:
+        if n < 4:
+            steps = [(0.0, completion_chunk("a"))] * (n + 1)
+            return Script(steps=[*steps, (0.3, completion_chunk("b"))], end="reset")
+        return Script(steps=[(0.0, completion_chunk("a", finish="length")), (0.0, usage(12, 1) + DONE)])
+
+    stage = OpenLoop(name="o", rate=math.inf, num_prompts=6, input_len=12, output_len=2)
+    async with ScriptedServer(Script(), script_for=script) as server:
+        runner = await run(server.url, one(stage), model="scripted")
+    summary = runner_summary(runner)
+    assert (summary.successful, summary.failed) == (2, 4)
+    assert summary.peak_concurrency == 6.0
+    # four resets after 2 to 5 chunks (the last one sent before the reset included) are one kind
+    assert summary.errors == {"connection reset mid-stream after 2 to 5 chunks": 4}

@@ -166,7 +166,7 @@ def recorded(real_vllm: RealVllm, tmp_path_factory: pytest.TempPathFactory) -> R
         before = counters(real_vllm.url)
         result = sparktop(
             "load", real_vllm.url, "--concurrency", "4", "--input-len", "64", "--output-len", "100",
-            "--requests", "12", "--no-record",
+            "--requests", "12", "--no-record", "--no-warmup",
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
         served = counters(real_vllm.url) - before

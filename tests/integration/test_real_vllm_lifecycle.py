@@ -104,7 +104,7 @@ def test_a_constrained_real_server_shows_waiting_and_preemptions(
         before = counters(server.url)
         result = sparktop(
             "load", server.url, "--concurrency", "12", "--input-len", "300", "--output-len", "400",
-            "--requests", "12", "--json", str(tmp_path / "load.json"), "--no-record",
+            "--requests", "12", "--json", str(tmp_path / "load.json"), "--no-record", "--no-warmup",
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
         served = counters(server.url) - before

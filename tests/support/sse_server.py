@@ -10,6 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import orjson
@@ -46,7 +52,8 @@ DONE = b"data: [DONE]\n\n"
 @dataclass
 class Script:
     """Each step: wait ``delay`` seconds, then send ``data`` as one HTTP chunk. ``end``: finish the
-    chunked body ("chunked"), close the socket ("close"), or keep it open and silent ("hang")."""
+    chunked body ("chunked"), close the socket ("close"), reset it ("reset"), or keep it open and
+    silent ("hang")."""
 
     steps: list[tuple[float, bytes]] = field(default_factory=list)
     end: str = "chunked"
@@ -55,9 +62,14 @@ class Script:
 
 @dataclass
 class ScriptedServer:
+    """Answers every request with ``script``, or with ``script_for(n)`` for the n-th (from 0)
+    request that is not ``/v1/models``."""
+
     script: Script
     port: int = 0
     requests: int = 0
+    script_for: Callable[[int], Script] | None = None
+    streams: int = 0
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -99,21 +111,28 @@ class ScriptedServer:
                 await writer.drain()
                 writer.close()
                 return
+            script = self.script if self.script_for is None else self.script_for(self.streams)
+            self.streams += 1
             writer.write(
                 b"HTTP/1.1 %d X\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n"
-                b"connection: close\r\n\r\n" % self.script.status
+                b"connection: close\r\n\r\n" % script.status
             )
             await writer.drain()
-            for delay, data in self.script.steps:
+            for delay, data in script.steps:
                 if delay:
                     await asyncio.sleep(delay)
                 writer.write(b"%x\r\n%b\r\n" % (len(data), data))
                 await writer.drain()
-            if self.script.end == "chunked":
+            if script.end == "chunked":
                 writer.write(b"0\r\n\r\n")
                 await writer.drain()
-            elif self.script.end == "hang":
+            elif script.end == "hang":
                 await asyncio.sleep(3600)
+            elif script.end == "reset":
+                sock = writer.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                writer.transport.abort()
+                return
             writer.close()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -148,10 +167,6 @@ def _serve_paced(streams: int, count: int, period: float) -> None:
     this process competes with the sends). The moment each chunk was handed to the kernel
     (``time.perf_counter``: CLOCK_MONOTONIC, the clock the client stamps with too) is printed as
     one JSON line per response: ``{"id": response id, "sent": [...]}``."""
-    import socket
-    import sys
-    import time
-
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
@@ -204,9 +219,6 @@ class PacedServer:
     tells when it sent each."""
 
     def __init__(self, streams: int = 1, count: int = 30, period: float = 0.02) -> None:
-        import subprocess
-        import sys
-
         self._proc = subprocess.Popen(
             [
                 sys.executable,
@@ -248,7 +260,5 @@ class PacedServer:
 
 
 if __name__ == "__main__":
-    import sys
-
     if len(sys.argv) == 5 and sys.argv[1] == "paced":
         _serve_paced(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))

@@ -8,10 +8,10 @@ import math
 import pytest
 
 from sparktop.cli import CliError, build_parser
-from sparktop.commands.load import build_workload, render_summary
-from sparktop.model import Unknown
+from sparktop.commands.load import build_workload, render_definitions, render_summary
+from sparktop.model import RequestRecord, Unknown
 from sparktop.workload.spec import ClosedLoop, OpenLoop
-from sparktop.workload.summary import summarize, summary_dict
+from sparktop.workload.summary import itl_summary, summarize, summary_dict
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -130,3 +130,49 @@ def test_summary_text_and_json_say_unknown_instead_of_zero() -> None:
     assert doc["successful"] == 0 and doc["duration_s"] is None
     assert doc["unknown"]["duration_s"] == "no request was made"
     assert isinstance(s.duration_s, Unknown)
+
+
+def test_an_ad_hoc_closed_loop_warms_up_unless_told_not_to() -> None:
+    stages = build_workload(parse("--concurrency", "2", "8")).stages
+    assert [(s.users, s.warmup) for s in stages if isinstance(s, ClosedLoop)] == [(2, True), (8, True)]
+    cold = build_workload(parse("--concurrency", "2", "8", "--no-warmup")).stages
+    assert not any(isinstance(s, ClosedLoop) and s.warmup for s in cold)
+    # a preset's warm-up rounds go too
+    assert any(
+        isinstance(s, ClosedLoop) and s.warmup for s in build_workload(parse("--workload", "C")).stages
+    )
+    preset = build_workload(parse("--workload", "C", "--no-warmup"))
+    assert preset.stages and not any(isinstance(s, ClosedLoop) and s.warmup for s in preset.stages)
+
+
+def test_the_summary_says_why_a_figure_is_unknown_and_groups_failures() -> None:
+    failed = [
+        RequestRecord(
+            id=i,
+            phase="p",
+            start=100.0,
+            first_token=None,
+            end=100.5,
+            prompt_tokens=8,
+            output_tokens=0,
+            itl=itl_summary(()),
+            ok=False,
+            status=None,
+            error=f"connection reset mid-stream after {3 + i} chunks",
+            finish_reason=None,
+        )
+        for i in range(4)
+    ]
+    text = render_summary("t", summarize(failed))
+    assert "Failed requests by kind" in text
+    assert "     4 x connection reset mid-stream after 3 to 6 chunks" in text
+    assert "Peak concurrent requests:                4" in text
+    assert "n/a: no successful request" in text.splitlines()[-5:]
+
+
+def test_the_definitions_name_where_sparktop_and_vllm_bench_serve_differ() -> None:
+    text = render_definitions()
+    assert "TTFT: start to the first chunk carrying text or reasoning" in text
+    assert "role-only" in text and "vllm bench serve" in text
+    assert "Peak concurrent requests: the most in flight at once, failed and cancelled ones included" in text
+    assert all(len(line) <= 100 for line in text.splitlines())

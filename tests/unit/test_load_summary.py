@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -11,12 +12,14 @@ from hypothesis import strategies as st
 from sparktop.codec import decode, encode
 from sparktop.model import ItlSummary, RequestRecord, Unknown, WorkloadProgress
 from sparktop.workload.summary import (
+    error_kinds,
     itl_summary,
     latency_figures,
     peak_concurrency,
     percentile,
     summarize,
     summarize_phases,
+    summary_dict,
 )
 
 T0 = 1_750_000_000.0
@@ -35,6 +38,7 @@ def rec(
     phase: str = "p",
     batch: int = 0,
     warmup: bool = False,
+    usage_problem: str | None = None,
 ) -> RequestRecord:
     ok = error is None
     last = None if first is None else first + sum(gaps)
@@ -54,6 +58,7 @@ def rec(
         gaps=gaps,
         batch=batch,
         warmup=warmup,
+        usage_problem=usage_problem,
     )
 
 
@@ -231,3 +236,129 @@ def test_records_and_progress_round_trip_through_the_codec() -> None:
     unknown_itl = encode(rec(0, 0.0, 0.1))["itl"]
     assert unknown_itl["mean"] == {"unknown": "fewer than two token-bearing chunks"}
     assert math.isfinite(encode(hand_case()[0])["start"])
+
+
+# --------------------------------------------------------------------------------------------------
+# peak concurrency: every request sent and not yet finished
+
+
+def test_peak_concurrency_counts_failed_requests_too() -> None:
+    # two successes that never overlap, under four failures that were in flight all along
+    records = [
+        rec(0, 0.0, 0.2, (0.1,)),
+        rec(1, 1.0, 1.2, (0.1,)),
+        *(
+            rec(2 + i, 0.05, None, error="connection reset mid-stream after 3 chunks", end=2.0)
+            for i in range(4)
+        ),
+    ]
+    assert summarize(records).peak_concurrency == 5.0
+
+
+def test_peak_concurrency_holds_when_every_request_was_cancelled() -> None:
+    cancelled = [
+        rec(i, 0.1 * i, 0.5, (0.1,), error="cancelled (the run was stopped)", end=3.0) for i in range(3)
+    ]
+    s = summarize(cancelled)
+    assert s.successful == 0 and s.peak_concurrency == 3.0
+
+
+def test_peak_concurrency_leaves_warmup_out_and_says_when_ends_are_missing() -> None:
+    records = [rec(0, 0.0, 0.2, (0.1,)), rec(1, 0.0, 0.2, (0.1,), warmup=True)]
+    assert summarize(records).peak_concurrency == 1.0
+    unended = [rec(0, 0.0, 0.2, (0.1,)), replace(rec(1, 0.0, None, error="failed"), end=None)]
+    peak = summarize(unended).peak_concurrency
+    assert isinstance(peak, Unknown) and "1 of the requests ended" in peak.reason
+
+
+# --------------------------------------------------------------------------------------------------
+# failures grouped by kind
+
+
+def test_failure_reasons_are_grouped_by_kind() -> None:
+    too_long = (
+        "HTTP 400: This model's maximum context length is 256 tokens. However, you requested {} tokens."
+    )
+    errors = [
+        "connection reset mid-stream after 3 chunks",
+        "connection reset mid-stream after 120 chunks",
+        "connection reset mid-stream after 4 chunks",
+        too_long.format(300),
+        too_long.format(412),
+        "HTTP 500: boom",
+        "HTTP 503: boom",
+        "connection refused by 127.0.0.1:8000",
+        "connection refused by 127.0.0.1:8000",
+        "timeout: no data for 0.5 s while waiting for the first token",
+    ]
+    assert error_kinds(errors) == {
+        "connection reset mid-stream after 3 to 120 chunks": 3,
+        "HTTP 400: This model's maximum context length is 256 tokens. However, you requested 300 to 412 "
+        "tokens.": 2,
+        "connection refused by 127.0.0.1:8000": 2,
+        "HTTP 500: boom": 1,
+        "HTTP 503: boom": 1,
+        "timeout: no data for 0.5 s while waiting for the first token": 1,
+    }
+    s = summarize([rec(i, 0.0, None, error=e, end=0.1) for i, e in enumerate(errors)])
+    assert s.errors == error_kinds(errors) and s.failed == len(errors)
+
+
+# --------------------------------------------------------------------------------------------------
+# values that cannot be are unknown, with the reason
+
+
+def test_a_negative_completion_count_makes_token_figures_unknown_not_negative() -> None:
+    records = [rec(0, 0.0, 0.5, (0.1, 0.1), out=3), rec(1, 0.1, 0.6, (0.1, 0.1), out=-5)]
+    s = summarize(records)
+    for value in (
+        s.total_output_tokens,
+        s.output_throughput,
+        s.total_token_throughput,
+        s.decode_tps_per_user,
+        s.decode_tps_total,
+        s.tpot_ms.mean,
+    ):
+        assert isinstance(value, Unknown), value
+        assert "request 1, completion_tokens -5, fewer than the 3 chunks streamed" in value.reason
+    # what the counts do not feed is still known
+    assert s.ttft_ms.mean == pytest.approx(500.0) and s.itl_ms.mean == pytest.approx(100.0)
+    assert s.total_input_tokens == 20 and s.prefill_tps_total == pytest.approx(20 / 0.6)
+    doc = summary_dict(s)
+    assert doc["output_throughput"] is None and "completion_tokens -5" in doc["unknown"]["output_throughput"]
+
+
+def test_a_prompt_count_the_client_knows_is_wrong_makes_prompt_figures_unknown() -> None:
+    problem = "prompt_tokens 5 for a prompt of 64 tokens"
+    s = summarize([rec(0, 0.0, 0.5, (0.1,), prompt=5, usage_problem=problem), rec(1, 0.0, 0.5, (0.1,))])
+    for value in (s.total_input_tokens, s.total_token_throughput, s.prefill_tps_total):
+        assert isinstance(value, Unknown) and problem in value.reason
+    assert s.total_output_tokens == 4 and not isinstance(s.output_throughput, Unknown)
+    negative = summarize([rec(0, 0.0, 0.5, (0.1,), prompt=-3)])
+    assert (
+        isinstance(negative.total_input_tokens, Unknown)
+        and "prompt_tokens -3" in negative.total_input_tokens.reason
+    )
+
+
+def test_more_completion_tokens_than_asked_for_is_an_output_problem() -> None:
+    problem = "completion_tokens 900, more than the 16 asked for"
+    s = summarize([rec(0, 0.0, 0.5, (0.1,), out=900, usage_problem=problem)])
+    assert isinstance(s.output_throughput, Unknown) and problem in s.output_throughput.reason
+    assert s.total_input_tokens == 10
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (rec(0, 1.0, 0.5, (0.1,)), "its first token came before it was sent"),
+        (rec(0, 0.0, 0.5, (0.1, -0.05, 0.1)), "a chunk came before the one before it"),
+        (rec(0, 0.0, 0.5, (0.1,), end=0.4), "it ended before its first token"),
+    ],
+    ids=["token before start", "negative gap", "end before first token"],
+)
+def test_impossible_times_make_latencies_unknown(record: RequestRecord, reason: str) -> None:
+    s = summarize([record, rec(1, 0.0, 0.3, (0.1, 0.1))])
+    for value in (s.ttft_ms.p99, s.itl_ms.mean, s.e2el_ms.median, s.tpot_ms.mean, s.peak_output_throughput):
+        assert isinstance(value, Unknown) and f"request 0, {reason}" in value.reason
+    assert s.successful == 2 and s.total_output_tokens == (record.output_tokens + 3)
