@@ -369,9 +369,9 @@ def _unknown_because(what: str, found: Sequence[tuple[RequestRecord, str]], of: 
     return Unknown(f"{what} for {len(found)} of {of} successful requests: request {r.id}, {reason}{more}")
 
 
-def _peak(measured: Sequence[RequestRecord]) -> Num:
+def _peak(measured: Sequence[RequestRecord], nothing: Unknown) -> Num:
     if not measured:
-        return Unknown("no request was made")
+        return nothing
     open_ended = sum(r.end is None for r in measured)
     if open_ended:
         return Unknown(f"when {open_ended} of the requests ended was not recorded")
@@ -387,10 +387,11 @@ def summarize(records: Iterable[RequestRecord], duration_s: float | None = None)
     duration = duration_s if duration_s is not None else duration_of(measured)
     inputs = sum(r.prompt_tokens for r in ok)
     outputs = sum(r.output_tokens for r in ok)
+    nothing = Unknown("only warm-up requests were made" if all_records else "no request was made")
 
     def rate(amount: float) -> Num:
         if duration is None:
-            return Unknown("no request was made")
+            return nothing
         if duration <= 0:
             return Unknown("zero duration")
         return amount / duration
@@ -405,14 +406,14 @@ def summarize(records: Iterable[RequestRecord], duration_s: float | None = None)
     summary = Summary(
         successful=len(ok),
         failed=len(failed),
-        duration_s=duration if duration is not None else Unknown("no request was made"),
+        duration_s=duration if duration is not None else nothing,
         request_throughput=rate(len(ok)),
         output_throughput=rate(outputs),
         total_token_throughput=rate(inputs + outputs),
         total_input_tokens=inputs,
         total_output_tokens=outputs,
         peak_output_throughput=peak_output_throughput(ok),
-        peak_concurrency=_peak(measured),
+        peak_concurrency=_peak(measured, nothing),
         ttft_ms=latency_figures((x for x in map(_ttft, ok) if x is not None), reason=NO_DATA.reason),
         tpot_ms=latency_figures(tpots, reason="no successful request with more than one output token"),
         itl_ms=_itl(ok),

@@ -362,3 +362,10 @@ def test_impossible_times_make_latencies_unknown(record: RequestRecord, reason: 
     for value in (s.ttft_ms.p99, s.itl_ms.mean, s.e2el_ms.median, s.tpot_ms.mean, s.peak_output_throughput):
         assert isinstance(value, Unknown) and f"request 0, {reason}" in value.reason
     assert s.successful == 2 and s.total_output_tokens == (record.output_tokens + 3)
+
+
+def test_a_run_stopped_during_its_warm_up_says_so() -> None:
+    s = summarize([rec(0, 0.0, None, error="cancelled (the run was stopped)", end=1.0, warmup=True)])
+    assert s.warmup == 1 and s.successful == 0
+    for value in (s.peak_concurrency, s.duration_s, s.request_throughput):
+        assert isinstance(value, Unknown) and value.reason == "only warm-up requests were made"
