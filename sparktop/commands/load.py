@@ -1,8 +1,10 @@
 """`sparktop load`: run a workload against a server without the dashboard.
 
 Progress goes to stderr (one redrawn line on a terminal, plain lines otherwise); the summary, in
-``vllm bench serve``'s familiar shape, goes to stdout; ``--json PATH`` writes the same figures plus
-every request's record (``-`` for stdout). The workload is a preset (``--workload``), an ad-hoc
+``vllm bench serve``'s familiar shape, goes to stdout, followed by why any figure is n/a and (for
+sparktop's own runs) what each figure means; ``--json PATH`` writes the same figures plus every
+request's record (``-`` for stdout). Closed-loop steps start with an unmeasured warm-up round
+unless ``--no-warmup``. The workload is a preset (``--workload``), an ad-hoc
 closed loop (``--concurrency``), an ad-hoc open loop (``--rate``), or either run by an external
 tool (``--tool vllm-bench|llama-benchy``, on the host or in a container with ``--container``).
 
