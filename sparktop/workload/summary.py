@@ -23,10 +23,16 @@ Definitions follow ``vllm bench serve`` so figures sit next to its output, excep
 - Percentiles interpolate linearly between order statistics (numpy's default); std is the
   population standard deviation.
 
-Closed-loop runs also get llama-benchy's figures: decode tokens/s per user, mean over requests of
-(output tokens - 1) / (end - first token), and per lockstep batch the total decode rate
-(sum of output tokens - requests) / (last end - first first-token) and prefill rate
-(prompt tokens / (last first-token - first start)), each averaged over the batches.
+Decode tokens/s per user has sparktop's one definition, the dashboard's and the report's:
+decode tokens per request-second of decoding, here exactly from each request's own times,
+sum of (output tokens - 1) / sum of (end - first token). When the requests of a step decode at one
+speed (a lockstep closed loop) it equals llama-benchy's ``tg t/s (req)``, the mean over requests of
+the same ratio; otherwise llama-benchy weights every request alike, sparktop every second alike.
+The total decode rate is decode tokens per second in which at least one request decoded, so per
+user never exceeds it; in a lockstep loop (requests of a batch decode together) it is llama-benchy's
+``tg t/s (total)``, (output tokens - requests) / (last end - first first-token) per batch. The
+prefill rate is llama-benchy's per batch, prompt tokens / (last first-token - first start),
+averaged over the batches.
 
 Warm-up records are counted apart and left out of every figure. Values that cannot be (a negative
 token count, a prompt count unlike what was sent, a token before its request started, a gap
@@ -72,13 +78,19 @@ DEFINITIONS: tuple[tuple[str, str], ...] = (
     ),
     (
         "Decode tok/s per user",
-        "llama-benchy's tg t/s (req): mean over requests of (output tokens - 1) / (end - first token)",
+        "sum over requests of (output tokens - 1) / sum of (end - first token): decode tokens per "
+        "request-second, as the dashboard and report count it (llama-benchy's tg t/s (req), a mean of "
+        "per-request rates, is the same when the requests decode at one speed)",
     ),
     (
-        "Decode, prefill tok/s total",
-        "llama-benchy's tg and pp t/s (total): per lockstep batch, (output tokens - requests) / "
-        "(last end - first first token) and prompt tokens / (last first token - first start), "
-        "averaged over the batches",
+        "Decode tok/s total",
+        "decode tokens per second in which at least one request decoded (llama-benchy's tg t/s "
+        "(total) when a batch's requests decode together), so never below the per-user figure",
+    ),
+    (
+        "Prefill tok/s total",
+        "llama-benchy's pp t/s (total): per lockstep batch, prompt tokens / (last first token - "
+        "first start), averaged over the batches",
     ),
 )
 """How ``load`` defines what it prints, shown under its summary (keep in step with the code)."""
@@ -121,9 +133,11 @@ class Summary:
     itl_ms: LatencyFigures
     e2el_ms: LatencyFigures
     decode_tps_per_user: Num
-    """llama-benchy's ``tg t/s (req)``: decode tokens/s one user sees."""
+    """Decode tokens/s one user sees: decode tokens per request-second of decoding (the
+    dashboard's and report's definition; llama-benchy's ``tg t/s (req)`` in a lockstep loop)."""
     decode_tps_total: Num
-    """llama-benchy's ``tg t/s (total)``: decode tokens/s of a lockstep batch, averaged over batches."""
+    """Decode tokens per second in which requests decoded (llama-benchy's ``tg t/s (total)`` in a
+    lockstep loop); never below the per-user figure."""
     prefill_tps_total: Num
     """llama-benchy's ``pp t/s (total)``: prompt tokens/s of a lockstep batch, averaged over batches."""
     errors: Mapping[str, int] = field(default_factory=dict)
@@ -261,6 +275,17 @@ def _decode_rate(r: RequestRecord) -> float | None:
     if r.output_tokens > 1 and r.first_token is not None and r.end is not None and r.end > r.first_token:
         return (r.output_tokens - 1) / (r.end - r.first_token)
     return None
+
+
+def _union_seconds(spans: Iterable[tuple[float, float]]) -> float:
+    """Seconds covered by at least one of the [start, end) spans."""
+    total, reach = 0.0, -math.inf
+    for start, end in sorted(spans):
+        if end <= reach:
+            continue
+        total += end - max(start, reach)
+        reach = end
+    return total
 
 
 def _batch_rates(ok: Sequence[RequestRecord]) -> tuple[Num, Num]:
@@ -401,8 +426,13 @@ def summarize(records: Iterable[RequestRecord], duration_s: float | None = None)
         for r in ok
         if r.output_tokens > 1 and r.end is not None and r.first_token is not None
     ]
-    rates = [x for x in (_decode_rate(r) for r in ok) if x is not None]
-    decode_total, prefill_total = _batch_rates(ok)
+    decoding = [r for r in ok if _decode_rate(r) is not None]
+    decode_seconds = math.fsum(r.end - r.first_token for r in decoding)  # type: ignore[operator]
+    _, prefill_total = _batch_rates(ok)
+    busy = _union_seconds((r.first_token, r.end) for r in decoding)  # type: ignore[misc]
+    decode_total: Num = (
+        sum(r.output_tokens - 1 for r in decoding) / busy if busy > 0 else Unknown("no decode to measure")
+    )
     summary = Summary(
         successful=len(ok),
         failed=len(failed),
@@ -418,7 +448,11 @@ def summarize(records: Iterable[RequestRecord], duration_s: float | None = None)
         tpot_ms=latency_figures(tpots, reason="no successful request with more than one output token"),
         itl_ms=_itl(ok),
         e2el_ms=latency_figures((x for x in map(_e2el, ok) if x is not None), reason=NO_DATA.reason),
-        decode_tps_per_user=math.fsum(rates) / len(rates) if rates else Unknown("no decode to measure"),
+        decode_tps_per_user=(
+            sum(r.output_tokens - 1 for r in decoding) / decode_seconds
+            if decoding
+            else Unknown("no decode to measure")
+        ),
         decode_tps_total=decode_total,
         prefill_tps_total=prefill_total,
         errors=error_kinds(r.error for r in failed),

@@ -118,21 +118,25 @@ def test_counts_throughputs_and_peaks() -> None:
 
 def test_llama_benchy_decode_and_prefill_figures() -> None:
     s = summarize(hand_case())
-    # per user: (4-1)/(1.1-0.5) = 5.0 and (2-1)/(1.6-1.2) = 2.5
-    assert s.decode_tps_per_user == pytest.approx(3.75)
-    # the batch: (6 - 2) tokens over last end 1.6 - first first-token 0.5
-    assert s.decode_tps_total == pytest.approx(4 / 1.1)
+    # per user: decode tokens per request-second, (3 + 1) over (0.6 + 0.4) s; llama-benchy's mean
+    # of the two requests' rates (5.0 and 2.5) would weight the slow one's shorter decode alike
+    assert s.decode_tps_per_user == pytest.approx(4.0)
+    assert s.decode_tps_per_user <= s.decode_tps_total  # type: ignore[operator]
+    # total: 4 decode tokens over the 1.0 s in which one of them decoded (0.5-1.1 and 1.2-1.6);
+    # llama-benchy's batch span would count the 0.1 s in which neither did (4 / 1.1)
+    assert s.decode_tps_total == pytest.approx(4 / 1.0)
     # prompt tokens 30 over last first-token 1.2 - first start 0
     assert s.prefill_tps_total == pytest.approx(25.0)
 
 
-def test_batch_rates_average_over_batches() -> None:
+def test_decode_total_counts_the_seconds_in_which_requests_decoded() -> None:
     records = [
         rec(0, 0.0, 1.0, (1.0,), out=2, batch=0),  # decode 1 token over 1 s
         rec(1, 5.0, 6.0, (0.5,), out=2, batch=1),  # decode 1 token over 0.5 s
     ]
     s = summarize(records)
-    assert s.decode_tps_total == pytest.approx((1.0 + 2.0) / 2)
+    assert s.decode_tps_total == pytest.approx(2 / 1.5)  # not the mean of the batches' 1.0 and 2.0
+    assert s.decode_tps_per_user == pytest.approx(2 / 1.5)  # one request at a time: the same speed
 
 
 def test_peak_concurrency_uses_half_open_intervals() -> None:
