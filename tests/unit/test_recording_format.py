@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sparktop.recording.format import decode_delta, decode_keyframe, encode_delta, encode_keyframe
 from sparktop.recording.reader import Recording
-from tests.support.recordings import GOLDEN, encoded, golden_observations, record
+from tests.support.recordings import GOLDEN, golden_observations, record
 
 values = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
@@ -77,4 +77,4 @@ def test_golden_v1_file_still_reads() -> None:
     """A file made by the first release of the format (tests/fixtures/golden-v1.sparktop, made by
     ``record(path, 40)`` and checked by eye with sqlite3) keeps reading the same observations."""
     with Recording.open(GOLDEN) as rec:
-        assert encoded(rec.observations()) == golden_observations()
+        assert list(rec.observations()) == golden_observations()

@@ -13,7 +13,8 @@ from sparktop.sim.memory import plan_memory
 from sparktop.sim.profiles import PROFILES
 
 VLLM_LINE = re.compile(
-    r"^\((APIServer|EngineCore|Worker) pid=\d+\) (INFO|WARNING|ERROR) \d\d-\d\d \d\d:\d\d:\d\d \[\w+\.py:\d+\] "
+    r"^\((APIServer|EngineCore|Worker) pid=\d+\) (INFO|WARNING|ERROR) "
+    r"\d\d-\d\d \d\d:\d\d:\d\d \[\w+\.py:\d+\] "
 )
 
 
