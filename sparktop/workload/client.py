@@ -1132,11 +1132,18 @@ class OpenAIClient:
         return None
 
     async def request(
-        self, method: str, path: str, body: bytes | None = None, *, start: float | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        start: float | None = None,
+        exchange: Exchange | None = None,
     ) -> Exchange:
         """Send one request and return what came back (streamed or not). Never raises for server
-        or network trouble; cancellation aborts the connection and propagates."""
-        ex = Exchange(start=perf_counter() if start is None else start)
+        or network trouble; cancellation aborts the connection and propagates. ``exchange``, when
+        given, is the one filled in (a caller may watch it while the response streams)."""
+        ex = exchange if exchange is not None else Exchange(start=perf_counter() if start is None else start)
         payload = self._request_bytes(method, path, body)
         for attempt in range(2):
             conn = self._take_idle()
@@ -1163,10 +1170,15 @@ class OpenAIClient:
         return ex
 
     async def post_stream(
-        self, path: str, payload: Mapping[str, Any], *, start: float | None = None
+        self,
+        path: str,
+        payload: Mapping[str, Any],
+        *,
+        start: float | None = None,
+        exchange: Exchange | None = None,
     ) -> Exchange:
         """A streaming POST (``stream: true`` is the caller's to set)."""
-        return await self.request("POST", path, orjson.dumps(payload), start=start)
+        return await self.request("POST", path, orjson.dumps(payload), start=start, exchange=exchange)
 
     async def get_json(self, path: str) -> tuple[Exchange, Any]:
         """GET a JSON document: the exchange, and the parsed body (None unless a 200 with JSON)."""

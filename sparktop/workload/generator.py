@@ -110,6 +110,8 @@ class WorkloadRunner:
         self._stage_total: int | None = None
         self._stage_phase = ""
         self._in_flight = 0
+        self._live: dict[int, Exchange] = {}
+        """Requests in flight, by id, as their responses come in."""
         self._failed = 0
         self._stop = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -118,6 +120,11 @@ class WorkloadRunner:
         self._chat: ChatPrompts | None = None
 
     # public -------------------------------------------------------------------------------------
+
+    def _unanswered_since(self) -> float | None:
+        """When the oldest request in flight without a first token was sent (None: none is)."""
+        waiting = [ex.start for ex in self._live.values() if ex.first_token is None]
+        return self._offset + min(waiting) if waiting else None
 
     def progress(self) -> WorkloadProgress:
         now = time.perf_counter()
@@ -128,6 +135,7 @@ class WorkloadRunner:
             done=self._done.get(self._stage_phase, 0),
             total=self._stage_total,
             in_flight=self._in_flight,
+            unanswered_since=self._unanswered_since(),
             failed=self._failed,
             elapsed_s=elapsed,
         )
@@ -333,10 +341,13 @@ class WorkloadRunner:
                 start = time.perf_counter()  # a request waiting for a slot is not yet started
                 sent = True
                 self._in_flight += 1
+                live = Exchange(start=start)
+                self._live[rid] = live  # watched by progress(): has it a first token yet?
                 try:
-                    ex = await self._client.post_stream(path, payload, start=start)
+                    ex = await self._client.post_stream(path, payload, exchange=live)
                 finally:
                     self._in_flight -= 1
+                    self._live.pop(rid, None)
         except asyncio.CancelledError:
             if not sent:
                 if not self._stopped():

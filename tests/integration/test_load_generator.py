@@ -488,3 +488,28 @@ async def test_peak_concurrency_counts_the_requests_that_failed() -> None:
     assert summary.peak_concurrency == 6.0
     # four resets after 2 to 5 chunks (the last one sent before the reset included) are one kind
     assert summary.errors == {"connection reset mid-stream after 2 to 5 chunks": 4}
+
+
+async def test_progress_says_how_long_the_oldest_request_has_waited_for_its_first_token() -> None:
+    """What the dashboard's TTFT panel shows while the queue grows and nothing finishes."""
+    text = [chat_chunk({"content": f" t{i}"}) for i in range(3)]
+    script = Script([(0.0, chat_chunk({"role": "assistant", "content": ""})), (1.5, text[0])])
+    script.steps += [(0.5, text[1]), (0.5, text[2]), (0.0, chat_chunk({}, "length")), (0.0, DONE)]
+    async with ScriptedServer(script) as server:
+        runner = WorkloadRunner(
+            server.url,
+            one(ClosedLoop(name="w", users=1, input_len=12, output_len=3)),
+            clock=SystemClock(),
+            endpoint="chat",
+        )
+        task = asyncio.ensure_future(runner.run())
+        assert await eventually(lambda: runner.progress().unanswered_since is not None, within_s=10)
+        waiting = runner.progress()
+        assert waiting.in_flight == 1 and waiting.unanswered_since is not None
+        assert waiting.t - waiting.unanswered_since < 1.5  # sent moments ago, no first token yet
+        # the first token came: streaming, but no longer waiting for a first token
+        assert await eventually(lambda: runner.progress().unanswered_since is None, within_s=10)
+        assert runner.progress().in_flight == 1
+        await asyncio.wait_for(task, timeout=10)
+    (r,) = runner.records
+    assert r.ok and r.first_token is not None and waiting.unanswered_since == pytest.approx(r.start, abs=1e-6)
