@@ -9,11 +9,10 @@ Percentiles follow ``vllm bench serve``'s definitions, through the load generato
 from __future__ import annotations
 
 import bisect
-from collections import Counter
 from collections.abc import Callable
 
 from sparktop.model import ClientFigures, Num, RequestRecord, Unknown
-from sparktop.workload.summary import percentile
+from sparktop.workload.summary import error_kinds, percentile
 
 NONE_YET = Unknown("no request of sparktop's finished in the window")
 
@@ -71,7 +70,7 @@ class ClientWindow:
             return None
         ended = self._by_end.between(now - window_s, now)
         ok = [r for r in ended if r.ok]
-        failures = Counter((r.error or "failed").split(":")[0][:40] for r in ended if not r.ok)
+        failures = error_kinds(r.error for r in ended if not r.ok)
         ttft = sorted(
             r.first_token - r.start
             for r in self._by_first_token.between(now - window_s, now)
