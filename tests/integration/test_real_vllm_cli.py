@@ -149,6 +149,8 @@ class Recorded:
     path: Path
     printed: list[str]
     served: Counters
+    client: dict[str, Any]
+    """The load's own summary (``load --json``) of the same run."""
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +170,7 @@ def recorded(real_vllm: RealVllm, tmp_path_factory: pytest.TempPathFactory) -> R
         before = counters(real_vllm.url)
         result = sparktop(
             "load", real_vllm.url, "--concurrency", "4", "--input-len", "64", "--output-len", "100",
-            "--requests", "12", "--no-record", "--no-warmup",
+            "--requests", "12", "--no-record", "--no-warmup", "--json", str(folder / "load.json"),
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
         served = counters(real_vllm.url) - before
@@ -177,7 +179,7 @@ def recorded(real_vllm: RealVllm, tmp_path_factory: pytest.TempPathFactory) -> R
         watch.terminate()
         watch.wait(30)
     printed = [line for line in lines_file.read_text().splitlines() if not line.startswith("#")]
-    return Recorded(recording, printed, served)
+    return Recorded(recording, printed, served, load_json(folder / "load.json"))
 
 
 def test_a_recorded_real_session_reports_what_the_server_counted(recorded: Recorded) -> None:
@@ -223,6 +225,20 @@ def tmux_until(session: str, holds: Callable[[str], bool], within_s: float = 30.
         time.sleep(0.3)
         shown = tmux_screen(session)
     return shown
+
+
+def test_decode_speed_has_one_definition_on_a_real_server(recorded: Recorded) -> None:
+    """The server's figures (from its counters and running gauge) and the client's (from each
+    request's own times) count decode tokens per request-second alike, and per user never
+    exceeds the total."""
+    report = sparktop("report", str(recorded.path), "--format", "json")
+    server = json.loads(report.stdout)["recordings"][0]["server"]
+    client = recorded.client
+    assert server["decode_tps_per_user"] <= server["decode_tps"]
+    assert client["decode_tps_per_user"] <= client["decode_tps_total"]
+    # the gauge is read twice a second, so the server's request-seconds are close, not exact
+    assert server["decode_tps_per_user"] == pytest.approx(client["decode_tps_per_user"], rel=0.35)
+    assert server["decode_tps"] == pytest.approx(client["decode_tps_total"], rel=0.35)
 
 
 @pytest.mark.tmux
