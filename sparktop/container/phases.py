@@ -160,6 +160,11 @@ FATAL_PATTERNS: tuple[FatalPattern, ...] = (
 )
 
 _ENGINE_DEAD = re.compile(r"EngineCore encountered a fatal error|EngineDeadError")
+_SHUTDOWN = re.compile(
+    r"\[shutdown\] (?:API server: shutdown triggered|EngineCore: trigger received signal=(?P<signal>[A-Z]+))"
+)
+"""vLLM 0.3x's orderly stop. What follows it (the API server's ``EngineDeadError`` traceback as it
+stops the engine) belongs to the stop and is no engine failure."""
 
 
 def match_fatal(message: str) -> tuple[FatalPattern, str] | None:
@@ -230,6 +235,7 @@ class PhaseTracker:
         self._concurrency: float | None = None
         self._concurrency_tokens: int | None = None
         self._runtime_seen: set[str] = set()
+        self._stopping = False
         self._progress: StartupProgress | None = StartupProgress()
         self._seen = False
 
@@ -337,9 +343,25 @@ class PhaseTracker:
                 self._start(t, "engine", events)
             self._engine_details(msg)
             return
+        if self._shutdown_line(t, msg, events):
+            return
         if self._fatal_line(t, msg, events) or self._ready or self._fatal is not None:
             return
         self._startup_line(t, msg, events)
+
+    def _shutdown_line(self, t: float, msg: str, events: list[Event]) -> bool:
+        """A line of an orderly stop: said once, and the engine's end that follows is no error."""
+        found = _SHUTDOWN.search(msg)
+        if found is None:
+            return self._stopping and _ENGINE_DEAD.search(msg) is not None
+        if not self._stopping:
+            self._stopping = True
+            signal = found.group("signal")
+            said = f" ({signal})" if signal else ""
+            current = self._current()
+            during = f" during {PHASE_TITLES[current.name]}" if current is not None else ""
+            events.append(_event(t, f"server stopping{said}{during}", {"status": "stopping"}))
+        return True
 
     def _engine_details(self, msg: str) -> None:
         engine = self._phase("engine")

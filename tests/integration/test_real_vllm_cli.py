@@ -71,6 +71,8 @@ def test_snapshot_reads_every_canonical_field_of_a_real_server(real_vllm: RealVl
     # what it cannot know is unknown with a reason: this server has no V0 swap and no speculation
     assert set(snap["unknown"]) == {
         "requests_swapped",
+        "spec_decode_acceptance",
+        "spec_decode_mean_length",
         "spec_decode_drafts_total",
         "spec_decode_draft_tokens_total",
         "spec_decode_accepted_tokens_total",

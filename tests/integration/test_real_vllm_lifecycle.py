@@ -81,16 +81,27 @@ def test_watch_follows_a_real_startup_and_a_real_restart(start_real_vllm: StartR
         generate(second.url, 1, 8)
         after_restart = counters(second.url)
         assert after_restart.generation_tokens < before_restart.generation_tokens  # counters dropped
-        text = wait_for(out, lambda text: "counters reset: server restarted" in text[mark:], 60)
+        # the scrape and the log are read apart: the reset may be said before or after "ready after"
+        text = wait_for(
+            out,
+            lambda text: "counters reset: server restarted" in text[mark:]
+            and "ready after" in text[mark:]
+            and re.search(r"gen_tps=\d", text[text.index("counters reset", mark) :]) is not None,
+            60,
+        )
     finally:
         watch.terminate()
         watch.wait(30)
     again = text[mark:]
     assert again.count("ready after") == 1 and "weights load started" in again  # the second startup
+    # the first server was stopped, not crashed: its stop is said, its shutdown traceback is no error
+    assert "server stopping (SIGTERM)" in text and "engine died" not in text
     assert all(rate >= 0 for rate in rates(text)), "a rate went negative across the restart"
-    # after the restart the generation rate counts the new server's tokens only (8 within 10 s)
-    reset_line = next(line for line in again.splitlines() if "counters reset" in line)
-    assert float(re.search(r"gen_tps=([\d.]+)", reset_line).group(1)) <= 8 / 10 + 1e-9  # type: ignore[union-attr]
+    # after the restart the generation rate counts the new server's tokens only: at most all of them
+    # over the shortest span a rate takes (two scrapes, 0.5 s apart; the first server made 244)
+    after_reset = again[again.index("counters reset") :]
+    first_rate = float(re.search(r"gen_tps=(\d[\d.]*)", after_reset).group(1))  # type: ignore[union-attr]
+    assert first_rate <= after_restart.generation_tokens / 0.4
 
 
 def test_a_constrained_real_server_shows_waiting_and_preemptions(

@@ -5,6 +5,7 @@
 Starts the provisioned real vLLM (``server.py``) and saves:
 
 - ``startup-eager.log``: the log of ``vllm serve --enforce-eager`` from launch to the first request;
+- ``shutdown-sigterm.log``: what the same server logs when it is stopped (SIGTERM);
 - ``startup-compiled.log`` (with ``--compiled``, ~2 minutes more): the same without
   ``--enforce-eager``, so torch.compile's warm-up lines are in it;
 - ``idle.metrics``: ``/metrics`` after a few requests, nothing running;
@@ -105,6 +106,11 @@ def capture(install: Install, compiled: bool) -> None:
                 ).raise_for_status()
             _save("idle.metrics", httpx.get(server.url + "/metrics").text)
             _save("loaded.metrics", asyncio.run(_page_while(server.url, 8, 64, 400, "running")))
+            served = len(log.read_text(errors="replace").splitlines())
+        # `kill` of the server (SIGTERM to its process group, as `docker stop` and systemd do)
+        time.sleep(2)  # the last lines of a dying process reach the file late
+        tail = log.read_text(errors="replace").splitlines()[served:]
+        _save("shutdown-sigterm.log", _clean("\n".join(tail) + "\n", install))
         with RealVllm(install, log_path=Path(tmp) / "constrained.log", args=CONSTRAINED_ARGS) as server:
             server.wait_ready()
             server.warm_up()

@@ -97,6 +97,28 @@ def test_a_real_eager_startup_reads_as_its_phases() -> None:
     assert progress.phases[-1].ended == next(t for t, text in lines if "Application startup complete" in text)
 
 
+def test_a_real_orderly_stop_is_said_once_and_is_no_engine_failure() -> None:
+    """A stopped vLLM 0.32 logs an ``EngineDeadError`` traceback as its API server stops the engine;
+    after the ``[shutdown]`` lines that is part of the stop, not an engine that died."""
+    stop = real_lines("shutdown-sigterm.log")
+    assert any("EngineDeadError" in text for _, text in stop)  # what the real stop logs
+    tracker = PhaseTracker()
+    for t, text in real_lines("startup-eager.log"):
+        tracker.feed(t, text)
+    events = [event for t, text in stop for event in tracker.feed(t, text)]
+    assert [e.text for e in events] == ["server stopping (SIGTERM)"]
+    assert all(e.level == "info" for e in events)
+    # the same traceback with no stop before it is an engine that died
+    crashed = PhaseTracker()
+    for t, text in real_lines("startup-eager.log"):
+        crashed.feed(t, text)
+    died = [e for t, text in stop if "[shutdown]" not in text for e in crashed.feed(t, text)]
+    assert [e.kind for e in died] == ["error"] and died[0].text.startswith("engine died: ")
+    # and the next start is a new startup
+    again = [e.text for t, text in real_lines("startup-eager.log") for e in tracker.feed(t, text)]
+    assert again[0] == "engine start started" and again[-1].startswith("ready after")
+
+
 def test_a_real_compiled_startup_shows_its_torch_compile_warm_up() -> None:
     lines = real_lines("startup-compiled.log")
     progress = progress_of(lines)
