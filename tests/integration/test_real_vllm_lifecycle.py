@@ -84,9 +84,11 @@ def test_watch_follows_a_real_startup_and_a_real_restart(start_real_vllm: StartR
         # the scrape and the log are read apart: the reset may be said before or after "ready after"
         text = wait_for(
             out,
-            lambda text: "counters reset: server restarted" in text[mark:]
-            and "ready after" in text[mark:]
-            and re.search(r"gen_tps=\d", text[text.index("counters reset", mark) :]) is not None,
+            lambda text: (
+                "counters reset: server restarted" in text[mark:]
+                and "ready after" in text[mark:]
+                and re.search(r"gen_tps=\d", text[text.index("counters reset", mark) :]) is not None
+            ),
             60,
         )
     finally:
