@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from sparktop.cli import EXIT_FAILED, CliError
+from sparktop.sim.calibration import metric_label
 from sparktop.sim.faults import FaultConfig
 from sparktop.sim.profiles import PROFILES, Profile, UnknownProfileError, get_profile
 from sparktop.sim.server import SimConfig, SimServer
@@ -63,8 +64,10 @@ def list_profiles(as_json: bool) -> int:
             parts = [
                 f"{metrics[m]:g} {_METRIC_LABEL[m]}" for m in ("decode_per_user", "ttft_s") if m in metrics
             ]
+            parts += [f"{v:g} {metric_label(m)}" for m, v in metrics.items() if m not in _METRIC_LABEL]
             star = "*" if any(f.calibrated for f in p.figures if (f.cell, f.users) == (cell, users)) else " "
-            print(f"   {star} {cell:6s} {users:2d} users  {', '.join(parts):34s} [{source}]")
+            who = f"{users:2d} users" if users else "open loop"
+            print(f"   {star} {cell:6s} {who}  {', '.join(parts):34s} [{source}]")
         print()
     return 0
 

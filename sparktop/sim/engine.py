@@ -16,6 +16,13 @@ Blocks nobody holds stay cached and count as free; once the never-cached free bl
 allocation reuses them, least recently freed first (vLLM keeps both kinds in one LRU queue).
 Generated tokens' blocks are not cached here (the HTTP layer knows only the prompt's ids).
 
+With ``async_scheduling`` a step is planned while the one before it runs, so a request that reaches
+the scheduler while the GPU is busy joins the step after next. With speculative decoding every
+decoding request verifies its drafts in the step and the drafter runs once per draft position
+(costed in ``costmodel.py``); each request's acceptance is the typical one scaled by how predictable
+its reply is. A request reaches the scheduler ``request_overhead_s`` after it arrives, and a few
+(``stall_chance``) wait longer, for an API-server pause that grows with the requests it serves.
+
 The engine never reads a clock: callers pass ``now``. ``calibration.py`` drives it in virtual time;
 ``server.py`` drives it in real (scaled) time and delivers each step's tokens when they are due.
 """
@@ -26,11 +33,16 @@ import math
 import random
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Literal
 
 from sparktop.sim.costmodel import StepCost
 
 FinishReason = Literal["stop", "length", "abort", "error"]
+SPEC_MAX_ACCEPTANCE = 0.98
+"""No draft position is ever certain to be accepted."""
+GOLDEN = (5**0.5 - 1) / 2
+_NORMAL = NormalDist()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +56,12 @@ class EngineConfig:
     num_blocks: int
     request_overhead_s: float = 0.0
     """Model seconds between a request's arrival and the scheduler seeing it (API server work)."""
+    stall_chance: float = 0.0
+    """Chance that the API server stalls before passing a request on (a pause of its own)."""
+    stall_s: float = 0.0
+    """Model seconds such a stall lasts, plus ``stall_per_request_s`` per request in flight (like a
+    collector pass over the state of every stream the API server serves)."""
+    stall_per_request_s: float = 0.0
     enable_prefix_caching: bool = False
     """Automatic prefix caching (``--enable-prefix-caching``, see the module docstring)."""
     time_scale: float = 1.0
@@ -53,7 +71,13 @@ class EngineConfig:
     spec_tokens: int = 0
     """Draft tokens per decode step (speculative decoding); 0 disables it."""
     spec_acceptance: tuple[float, ...] = ()
-    """Chance that draft position i is accepted given every earlier one was."""
+    """Chance that draft position i is accepted given every earlier one was (for a typical request)."""
+    spec_spread: float = 0.0
+    """How much acceptance differs between requests: each request's chances are the typical ones
+    times a log-normal factor of this sigma (mean 1), drawn when it is added."""
+    async_scheduling: bool = False
+    """``--async-scheduling``: the scheduler plans each step while the one before it runs, so a
+    request that arrives while the GPU is busy joins the step after next."""
     cold_start_s: float = 0.0
     """One-off cost of the first long prefill after startup (kernels compiled on first use)."""
     cold_prefill_tokens: int = 2048
@@ -71,6 +95,8 @@ class Request:
     max_tokens: int = 0
     tag: object = None
     """Owner's handle (the HTTP stream); the engine never looks at it."""
+    acceptance: tuple[float, ...] = ()
+    """This request's chance per draft position (speculative decoding), set when it is added."""
     block_hashes: tuple[int, ...] = ()
     """Prefix identity: one hash per full block of the prompt, each naming the prefix up to it."""
     arrival: float = 0.0
@@ -152,6 +178,9 @@ class Engine:
         """Prefix cache: block hash -> requests holding the block (0: free, kept until reused)."""
         self._evictable: OrderedDict[int, None] = OrderedDict()
         """Cached blocks nobody holds, least recently freed first (part of ``free_blocks``)."""
+        self._last_start = -math.inf
+        self._last_end = -math.inf
+        self._added = 0
 
     # ------------------------------------------------------------------------------------------
     # queue
@@ -165,7 +194,21 @@ class Engine:
         if request.target < 1:
             raise ValueError("a request must produce at least one token")
         request.arrival = now
-        request.eligible = now + self.config.request_overhead_s * self.config.time_scale
+        cfg = self.config
+        request.eligible = now + cfg.request_overhead_s * cfg.time_scale
+        # Which requests stall and how predictable each one is follow a golden-ratio sequence
+        # through the distributions: every run and every batch gets its share, not a lucky draw.
+        self._added += 1
+        share = (self._added * GOLDEN) % 1.0
+        if share < cfg.stall_chance:
+            in_flight = len(self.running) + len(self.waiting) + 1
+            request.eligible += (cfg.stall_s + cfg.stall_per_request_s * in_flight) * cfg.time_scale
+        if cfg.spec_tokens:
+            factor = 1.0
+            if cfg.spec_spread > 0:
+                sigma = cfg.spec_spread
+                factor = math.exp(sigma * _NORMAL.inv_cdf((share + 0.5) % 1.0) - sigma * sigma / 2)
+            request.acceptance = tuple(min(SPEC_MAX_ACCEPTANCE, c * factor) for c in cfg.spec_acceptance)
         self.waiting.append(request)
 
     def abort(self, request: Request, now: float) -> bool:
@@ -324,13 +367,28 @@ class Engine:
             budget -= n
             i += 1
 
-        # Then waiting requests, oldest first, unless this step had to preempt.
+        # Then waiting requests, oldest first, unless this step had to preempt. With async
+        # scheduling this step was planned when the previous one started, if the GPU was busy.
+        # An idle engine takes the requests the API server hands over together: those that arrived
+        # within one preparation time of each other (vLLM's engine core drains its input queue
+        # when a request wakes it; ten users sent at once are prefilled in one step).
+        admit_until = now
+        if not self.running:
+            if self.waiting and self.waiting[0].eligible <= now:
+                admit_until = now + cfg.request_overhead_s * cfg.time_scale
+                # handed over together: those this step has no room for are the scheduler's too
+                # (a burst's last requests join the next step, not the one after it)
+                for waiting in self.waiting:
+                    if now < waiting.eligible <= admit_until:
+                        waiting.eligible = now
+        elif cfg.async_scheduling and self._last_end == now:
+            admit_until = self._last_start
         caching = cfg.enable_prefix_caching
         cache_lookups = cache_queries = cache_hits = 0
         if not preemptions:
             while self.waiting and budget > 0 and len(self.running) < cfg.max_num_seqs:
                 req = self.waiting[0]
-                if req.eligible > now:
+                if req.eligible > admit_until:
                     break
                 if caching:
                     hits, free_hits = self._lookup(req)
@@ -380,12 +438,15 @@ class Engine:
             context_tokens=context,
             prefill_tokens=prefill_tokens,
             prefill_attn=prefill_attn,
+            draft_passes=spec if decode_tokens > decode_seqs else 0,
         )
         if self.cold and prefill_tokens >= cfg.cold_prefill_tokens:
             duration += cfg.cold_start_s
             self.cold = False
         duration *= cfg.time_scale
         end = now + duration
+        self._last_start = now
+        self._last_end = end
         self.busy_seconds += duration
         if prefill_tokens:
             self.prefill_busy_seconds += duration
@@ -409,7 +470,7 @@ class Engine:
             new = 1
             if is_decode and n > 1:
                 accepted = 0
-                for pos, chance in enumerate(cfg.spec_acceptance[: n - 1]):
+                for pos, chance in enumerate(req.acceptance[: n - 1]):
                     if self._rng.random() >= chance:
                         break
                     accepted += 1

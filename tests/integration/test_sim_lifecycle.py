@@ -11,6 +11,7 @@ import pytest
 from sparktop.model import is_known
 from sparktop.sim import tokens
 from sparktop.sim.faults import FaultConfig
+from sparktop.sim.profiles import PROFILES
 from sparktop.sim.server import SimConfig, SimServer, SimStartupError
 from tests.integration.sim_helpers import content_of, samples, sse_events, value
 
@@ -210,7 +211,12 @@ async def test_mtp_profile_sends_several_tokens_per_chunk_and_counts_drafts() ->
     assert events[-2]["usage"]["completion_tokens"] == 200 == tokens.count_text(content_of(events))
     assert len(content_chunks) < 150
     drafts = value(page, "vllm:spec_decode_num_drafts_total")
-    assert drafts > 0 and value(page, "vllm:spec_decode_num_draft_tokens_total") == 2 * drafts
+    spec = PROFILES["gemma4-26b-a4b-mtp"].spec
+    assert spec is not None
+    assert (
+        drafts > 0
+        and value(page, "vllm:spec_decode_num_draft_tokens_total") == spec.num_speculative_tokens * drafts
+    )
     accepted = value(page, "vllm:spec_decode_num_accepted_tokens_total")
     assert 0 < accepted == value(page, "vllm:spec_decode_num_accepted_tokens_per_pos_total")
     # Each step sends one chunk of 1 + accepted tokens (the last one capped at max_tokens).

@@ -203,3 +203,115 @@ def test_busy_time_is_the_sum_of_step_durations() -> None:
     steps = run(engine)
     assert engine.busy_seconds == pytest.approx(sum(s.duration for s in steps))
     assert 0 < engine.prefill_busy_seconds < engine.busy_seconds
+
+
+def test_async_scheduling_plans_the_next_step_while_one_runs() -> None:
+    def admitted_at(async_scheduling: bool) -> float | None:
+        engine = Engine(config(async_scheduling=async_scheduling, max_num_batched_tokens=4096))
+        engine.add(req(0, prompt=10, out=50), 0.0)
+        first = engine.step(0.0)
+        assert first is not None
+        late = req(1, prompt=10, out=5)
+        engine.add(late, first.start + first.duration / 2)  # arrives while the GPU is busy
+        now = first.end
+        for _ in range(3):
+            step = engine.step(now)
+            assert step is not None
+            now = step.end
+        return late.first_scheduled
+
+    first_end = Engine(config()).config.cost.seconds(
+        decode_seqs=0, decode_tokens=0, context_tokens=0, prefill_tokens=10, prefill_attn=50.0
+    )
+    sync, planned_ahead = admitted_at(False), admitted_at(True)
+    assert sync == pytest.approx(first_end)  # joins the very next step
+    assert planned_ahead is not None and sync is not None and planned_ahead > sync  # the step after next
+
+
+def test_async_scheduling_admits_at_once_when_nothing_runs() -> None:
+    engine = Engine(config(async_scheduling=True))
+    engine.add(req(0, prompt=10, out=2), 0.0)
+    run(engine)
+    late = req(1, prompt=10, out=2)
+    engine.add(late, 5.0)
+    step = engine.step(5.0)
+    assert step is not None and late.first_scheduled == 5.0
+
+
+def test_requests_differ_in_how_many_drafts_they_get_accepted() -> None:
+    def accepted_share(spread: float) -> list[float]:
+        engine = Engine(
+            config(
+                spec_tokens=4,
+                spec_acceptance=(0.7, 0.7, 0.7, 0.7),
+                spec_spread=spread,
+                max_num_seqs=32,
+                seed=5,
+            )
+        )
+        requests = [req(i, prompt=10, out=400) for i in range(30)]
+        for r in requests:
+            engine.add(r, 0.0)
+        steps = run(engine)
+        per_request: dict[str, list[int]] = {}
+        for s in steps:
+            for r, n in s.emissions:
+                per_request.setdefault(r.request_id, []).append(n)
+        return [sum(ns) / len(ns) for ns in per_request.values()]
+
+    same, spread = accepted_share(0.0), accepted_share(0.5)
+    assert max(same) - min(same) < 0.6
+    assert max(spread) - min(spread) > 1.0
+    assert all(1.0 <= x <= 5.0 for x in spread)
+
+
+def test_drafting_costs_a_pass_per_draft_position_over_the_batch() -> None:
+    cost = replace(COST, draft_s=0.004, draft_per_seq_s=0.001)
+    plain = cost.seconds(
+        decode_seqs=8, decode_tokens=8, context_tokens=800, prefill_tokens=0, prefill_attn=0.0
+    )
+    drafted = cost.seconds(
+        decode_seqs=8,
+        decode_tokens=40,
+        context_tokens=800,
+        prefill_tokens=0,
+        prefill_attn=0.0,
+        draft_passes=4,
+    )
+    coverage_only = cost.seconds(
+        decode_seqs=8, decode_tokens=40, context_tokens=800, prefill_tokens=0, prefill_attn=0.0
+    )
+    assert drafted - coverage_only == pytest.approx(4 * (0.004 + 8 * 0.001))
+    assert coverage_only > plain  # verifying the drafts touches more experts
+
+
+def test_a_few_requests_wait_for_an_api_server_stall_that_grows_with_the_load() -> None:
+    engine = Engine(config(stall_chance=0.1, stall_s=1.0, stall_per_request_s=0.5, max_num_seqs=64))
+    requests = [req(i, prompt=10, out=2) for i in range(40)]
+    for r in requests:
+        engine.add(r, 0.0)
+    delays = [r.eligible - r.arrival for r in requests]
+    stalled = [d for d in delays if d > 0]
+    assert len(stalled) == pytest.approx(4, abs=1)  # the chance, spread evenly, not drawn
+    assert all(d == pytest.approx(1.0 + 0.5 * (i + 1)) for i, d in enumerate(delays) if d > 0)
+    calm = Engine(config())
+    calm.add(r := req(99), 0.0)
+    assert r.eligible == r.arrival
+
+
+def test_a_burst_sent_a_moment_apart_is_scheduled_as_one_sent_at_once() -> None:
+    """Ten prompts of 300 tokens with room for 512 a step: the scheduler gets them together (they
+    reach an idle engine within one preparation time), so those the first step has no room for join
+    the next step (planned while the first runs), whether they were sent at once or a moment apart."""
+
+    def first_tokens(gap: float) -> list[float | None]:
+        engine = Engine(config(async_scheduling=True, request_overhead_s=0.05, max_num_seqs=16))
+        burst = [req(i, prompt=300, out=4) for i in range(10)]
+        for i, r in enumerate(burst):
+            engine.add(r, i * gap)
+        run(engine)
+        return [r.first_token for r in burst]
+
+    together, staggered = first_tokens(0.0), first_tokens(0.001)
+    assert staggered == pytest.approx(together)
+    assert len(set(together)) > 2  # the burst took several steps to prefill

@@ -9,10 +9,12 @@ import pytest
 
 from sparktop.sim.memory import plan_memory
 from sparktop.sim.profiles import (
-    CALIBRATED_CELLS,
-    CALIBRATED_USERS,
+    CLOSED_METRICS,
     GIB,
+    OPEN_METRICS,
+    OPEN_RUNS,
     PROFILES,
+    WORKLOADS,
     UnknownProfileError,
     get_profile,
     profile_for_model,
@@ -54,15 +56,29 @@ def test_reasoning_and_speculative_profiles_are_marked() -> None:
     assert mtp is not None and mtp.num_speculative_tokens == len(mtp.acceptance)
 
 
-def test_every_profile_carries_calibrated_figures_of_the_required_cells() -> None:
+def test_every_profile_carries_closed_and_open_loop_figures() -> None:
     for p in PROFILES.values():
-        calibrated = p.calibrated_figures()
-        assert calibrated, p.name
-        assert all(f.cell in CALIBRATED_CELLS and f.users in CALIBRATED_USERS for f in calibrated)
-    bf16 = {(f.cell, f.users, f.metric) for f in PROFILES["gemma4-26b-a4b-bf16"].calibrated_figures()}
-    for cell in CALIBRATED_CELLS:
-        for users in CALIBRATED_USERS:
-            assert {(cell, users, "decode_per_user"), (cell, users, "ttft_s")} <= bf16
+        assert p.calibrated_figures(), p.name
+        for f in p.figures:
+            if f.open_loop:
+                assert f.users == 0 and f.metric in OPEN_METRICS and f.cell in OPEN_RUNS
+            else:
+                assert f.users > 0 and f.metric in CLOSED_METRICS and f.cell in WORKLOADS
+        assert {f.cell for f in p.figures if f.open_loop} == set(OPEN_RUNS)
+    bf16 = {(f.cell, f.users, f.metric) for f in PROFILES["gemma4-26b-a4b-bf16"].figures}
+    for cell, users in (("A-4k", 1), ("A-25k", 10), ("C", 10), ("E", 1), ("G", 10), ("B-25k", 20)):
+        assert {(cell, users, m) for m in CLOSED_METRICS} <= bf16
+    assert {("H", 0, m) for m in OPEN_METRICS if m != "tpot_p95_ms"} <= bf16
+
+
+def test_the_v023_runs_are_carried_apart_from_the_v020_ones() -> None:
+    bf16 = [f for f in PROFILES["gemma4-26b-a4b-bf16"].figures if f.cell == "C" and f.users == 10]
+    assert {f.source for f in bf16} == {"v0.20.1", "v0.23.0"}
+    mtp = PROFILES["gemma4-26b-a4b-mtp"]
+    assert {f.source for f in mtp.figures} == {"v0.23.0"}
+    assert (
+        mtp.serving.async_scheduling and not PROFILES["nemotron3-nano-30b-a3b-fp8"].serving.async_scheduling
+    )
 
 
 @pytest.mark.parametrize("name", REQUIRED)
