@@ -14,6 +14,7 @@ import pytest
 from sparktop.commands.snapshot import ratios, to_json
 from sparktop.model import Unknown
 from sparktop.report import FEW_SAMPLES, read_report, render_table
+from sparktop.sim.profiles import PROFILES
 from sparktop.tui import panels
 from sparktop.vllm.exposition import SeriesParser
 from sparktop.vllm.schema import Schema
@@ -22,6 +23,8 @@ from tests.support.frames import frame_at_end
 SAMPLES = Path(__file__).resolve().parents[2] / "recordings"
 NVFP4 = SAMPLES / "chat-1k-c1-5-10_gemma4-26b-a4b-nvfp4.sparktop"
 MTP = SAMPLES / "chat-1k-c1-5-10_gemma4-26b-a4b-mtp.sparktop"
+REQUESTS_PER_STEP = 20
+"""``recordings/make-samples`` sends 20 requests per step (``--requests 20``)."""
 WHOLE_RUN_KEYS = ("ttft_s", "decode_tps_per_user", "decode_tps", "prefill_tps", "requests_finished")
 
 
@@ -49,30 +52,46 @@ def test_each_workload_step_has_its_own_figures_with_the_whole_runs_keys() -> No
     for step in steps:
         assert set(step["server"]) == set(recording["server"])  # the same keys as the whole run
         assert set(step["client"]) == set(recording["client"])
-        assert step["client"]["successful"] == step["users"]  # one round of N users per step
+        assert step["client"]["successful"] == REQUESTS_PER_STEP
         for key in WHOLE_RUN_KEYS:
             assert key in step["server"]
     # every request of the run is in exactly one step
     assert sum(s["client"]["successful"] for s in steps) == recording["client"]["successful"]
 
 
-def test_the_step_table_marks_percentiles_of_few_samples() -> None:
-    text = render_table([read_report(NVFP4)])
+def p99_cells(text: str) -> str:
     steps = text.split("by workload step:")[1]
     header = next(line for line in steps.splitlines() if "c=1" in line)
     assert header.split()[-3:] == ["c=1", "c=5", "c=10"]
-    p99 = next(
+    return next(
         line for line in steps.splitlines() if line.strip().startswith(("TTFT p99", "client  TTFT p99"))
     )
-    assert p99.count("*") == 3  # 1, 5 and 10 samples: all below FEW_SAMPLES
-    assert f"fewer than {FEW_SAMPLES} samples" in steps
+
+
+def test_the_step_table_marks_percentiles_of_few_samples() -> None:
+    report = read_report(NVFP4)
+    # the samples rest on 20 requests a step: nothing to mark
+    whole = render_table([report])
+    assert "*" not in p99_cells(whole) and f"fewer than {FEW_SAMPLES} samples" not in whole
+    # the same steps told from their first 1, 5 and 10 requests: every percentile marked
+    few = []
+    for step, n in zip(report.steps, (1, 5, 10), strict=True):
+        assert step.client is not None and step.client.ttft_ms.count == REQUESTS_PER_STEP
+        client = replace(step.client, ttft_ms=replace(step.client.ttft_ms, count=n))
+        ttft = dict(step.server["ttft_s"], count=n)
+        few.append(replace(step, client=client, server=dict(step.server, ttft_s=ttft)))
+    text = render_table([replace(report, steps=few)])
+    assert p99_cells(text).count("*") == 3
+    assert f"fewer than {FEW_SAMPLES} samples" in text
 
 
 def test_speculative_decoding_shows_its_acceptance_where_the_server_has_it() -> None:
     mtp, nvfp4 = read_report(MTP), read_report(NVFP4)
     acceptance, length = mtp.server["spec_decode_acceptance"], mtp.server["spec_decode_mean_length"]
     assert isinstance(acceptance, float) and 0 < acceptance < 1
-    assert isinstance(length, float) and 1 < length <= 1 + 3  # three speculative tokens at most
+    drafts = PROFILES["gemma4-26b-a4b-mtp"].spec
+    assert drafts is not None and isinstance(length, float)
+    assert 1 < length <= 1 + drafts.num_speculative_tokens
     assert isinstance(nvfp4.server["spec_decode_acceptance"], Unknown)
     assert "spec-decode acceptance" in render_table([mtp]) and "spec-decode" not in render_table([nvfp4])
 
