@@ -463,7 +463,8 @@ class WorkloadRunner:
     async def _closed(self, index: int, stage: ClosedLoop) -> None:
         if stage.warmup:
             phase = f"warm-up: {stage.name}"
-            self._phase = phase
+            self._phase = self._stage_phase = phase
+            self._stage_total = stage.users  # one unmeasured round
             self._boundary(phase, "start", warmup=True, users=stage.users)
             prompts = await self._prepare(
                 [
@@ -479,7 +480,8 @@ class WorkloadRunner:
             if self._stopped():
                 return
         phase = stage.name
-        self._phase = phase
+        self._phase = self._stage_phase = phase
+        self._stage_total = stage.requests
         self._boundary(phase, "start", users=stage.users, requests=stage.requests)
         batch = 0
         for run in range(stage.runs):

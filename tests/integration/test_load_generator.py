@@ -513,3 +513,14 @@ async def test_progress_says_how_long_the_oldest_request_has_waited_for_its_firs
         await asyncio.wait_for(task, timeout=10)
     (r,) = runner.records
     assert r.ok and r.first_token is not None and waiting.unanswered_since == pytest.approx(r.start, abs=1e-6)
+
+
+async def test_progress_during_the_warm_up_counts_its_one_round(gemma: SimServer) -> None:
+    stage = ClosedLoop(name="c", users=3, input_len=16, output_len=100_000, runs=4, warmup=True)
+    runner = WorkloadRunner(gemma.url, one(stage), clock=SystemClock())
+    task = asyncio.ensure_future(runner.run())
+    assert await eventually(lambda: runner.progress().in_flight == 3)
+    warming = runner.progress()
+    runner.cancel()
+    await asyncio.wait_for(task, timeout=5)
+    assert warming.phase == "warm-up: c" and (warming.done, warming.total) == (0, 3)  # not 0/12
