@@ -522,6 +522,9 @@ GEMMA_NVFP4 = replace(
     ),
 )
 
+# The published MTP runs do not say how the drafter was configured: the draft count (4) and the
+# chances per draft position are this model's parameters, fitted with the step costs to the published
+# MTP figures (``benchmarks/fit_sim_profiles.py``), not published facts.
 GEMMA_MTP = replace(
     GEMMA_BF16,
     name="gemma4-26b-a4b-mtp",
