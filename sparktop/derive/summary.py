@@ -19,20 +19,11 @@ from operator import add, sub
 
 from sparktop.derive.histogram import mean as window_mean
 from sparktop.derive.histogram import quantile_buckets, quantiles
-from sparktop.derive.timeline import counter_increase, decode_share
+from sparktop.derive.timeline import COUNTER_KEYS, QUANTILES, counter_increase, decode_share
 from sparktop.model import GpuSample, Histogram, Num, ScrapeResult, Unknown, is_known
 
-LATENCY_QUANTILES = (0.5, 0.9, 0.95, 0.99)
-COUNTED = (
-    "generation_tokens_total",
-    "prompt_tokens_total",
-    "preemptions_total",
-    "prefix_cache_queries_total",
-    "prefix_cache_hits_total",
-    "spec_decode_drafts_total",
-    "spec_decode_draft_tokens_total",
-    "spec_decode_accepted_tokens_total",
-)
+LATENCY_QUANTILES = QUANTILES
+COUNTED = COUNTER_KEYS
 """Counters summed over a run (reset-corrected)."""
 NOT_EXPOSED = "not exposed by this server"
 
