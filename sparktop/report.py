@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -203,8 +203,17 @@ def _ms_q(latency: str, quantile: str) -> Getter:
     return get
 
 
-def _client(key: str, stat: str | None = None) -> Getter:
-    def get(report: RecordingReport) -> Num | None:
+class _Measured(Protocol):
+    """A whole recording or one of its steps: what the client measured."""
+
+    @property
+    def client(self) -> Summary | None: ...
+
+
+def _client(key: str, stat: str | None = None) -> Callable[[_Measured], Num | None]:
+    """A client figure (``stat`` of it for latencies) of a recording or of one step."""
+
+    def get(report: _Measured) -> Num | None:
         if report.client is None:
             return None
         value = getattr(report.client, key)
@@ -279,18 +288,6 @@ def _step_server(latency_or_key: str, quantile: str | None = None, scale: float 
     return get
 
 
-def _step_client(key: str, stat: str | None = None) -> StepGetter:
-    def get(step: StepReport) -> Value | None:
-        if step.client is None:
-            return None
-        value = getattr(step.client, key)
-        if stat is not None:
-            value = getattr(value, stat)
-        return value if isinstance(value, (float, int, Unknown)) else None
-
-    return get
-
-
 def _client_samples(step: StepReport) -> int | None:
     return step.client.ttft_ms.count if step.client is not None else None
 
@@ -302,13 +299,13 @@ def _server_samples(step: StepReport) -> int | None:
 
 
 STEP_ROWS: tuple[tuple[str, str, StepGetter, str, int, Callable[[StepReport], int | None] | None], ...] = (
-    ("client", "requests", _step_client("successful"), "", 0, None),
-    ("client", "TTFT mean", _step_client("ttft_ms", "mean"), "ms", 0, None),
-    ("client", "TTFT p50", _step_client("ttft_ms", "median"), "ms", 0, _client_samples),
-    ("client", "TTFT p99", _step_client("ttft_ms", "p99"), "ms", 0, _client_samples),
-    ("client", "decode per user", _step_client("decode_tps_per_user"), "tok/s", 2, None),
-    ("client", "decode total", _step_client("decode_tps_total"), "tok/s", 1, None),
-    ("client", "prefill", _step_client("prefill_tps_total"), "tok/s", 0, None),
+    ("client", "requests", _client("successful"), "", 0, None),
+    ("client", "TTFT mean", _client("ttft_ms", "mean"), "ms", 0, None),
+    ("client", "TTFT p50", _client("ttft_ms", "median"), "ms", 0, _client_samples),
+    ("client", "TTFT p99", _client("ttft_ms", "p99"), "ms", 0, _client_samples),
+    ("client", "decode per user", _client("decode_tps_per_user"), "tok/s", 2, None),
+    ("client", "decode total", _client("decode_tps_total"), "tok/s", 1, None),
+    ("client", "prefill", _client("prefill_tps_total"), "tok/s", 0, None),
     ("server", "TTFT mean", _step_server("ttft_s", "mean", 1000.0), "ms", 0, None),
     ("server", "TTFT p50", _step_server("ttft_s", "p50", 1000.0), "ms", 0, _server_samples),
     ("server", "TTFT p99", _step_server("ttft_s", "p99", 1000.0), "ms", 0, _server_samples),
