@@ -54,8 +54,6 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc), hint="give the server's base URL, e.g. http://127.0.0.1:8000") from None
     options = LiveOptions(interval=settings.interval, window_s=settings.window, span_s=300.0)
     info = TargetInfo(label=url, kind="url")
-    if args.headless:
-        options.gpu = "none"
     log_path = getattr(args, "log", None)
     if log_path is not None:
         _follow_log(options, Path(log_path))
@@ -129,7 +127,8 @@ def format_line(frame: Frame) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(frame.t))
     figures = frame.figures
     if not server.scrape_ok or figures is None:
-        return " ".join([stamp, f"state={server.state}", *_container_fields(frame), fmt.clean(server.detail)])
+        fields = [stamp, f"state={server.state}", *_container_fields(frame), *_gpu_fields(frame)]
+        return " ".join([*fields, fmt.clean(server.detail)])
     ttft = figures.latency.get("ttft")
     fields = [
         stamp,
@@ -144,9 +143,29 @@ def format_line(frame: Frame) -> str:
         f"prompt_tps={_plain(figures.prompt_tps, 1)}",
     ]
     fields += _container_fields(frame)
+    fields += _gpu_fields(frame)
     if server.state != "healthy":
         fields.append(fmt.clean(server.detail))
     return " ".join(fields)
+
+
+def _gpu_fields(frame: Frame) -> list[str]:
+    """``gpu_util=99% gpu_w=690.4 gpu_temp=61C`` (mean, sum and hottest of the devices read);
+    nothing without GPU readings."""
+    sample = frame.gpu
+    if sample is None or sample.status != "ok" or not sample.devices:
+        return []
+    fields = []
+    util = [d.utilization_pct for d in sample.devices if not isinstance(d.utilization_pct, Unknown)]
+    if util:
+        fields.append(f"gpu_util={sum(util) / len(util):.0f}%")
+    power = [d.power_w for d in sample.devices]
+    if all(not isinstance(p, Unknown) for p in power):
+        fields.append(f"gpu_w={sum(p for p in power if not isinstance(p, Unknown)):.1f}")
+    temps = [d.temperature_c for d in sample.devices if not isinstance(d.temperature_c, Unknown)]
+    if temps:
+        fields.append(f"gpu_temp={max(temps):.0f}C")
+    return fields
 
 
 def _container_fields(frame: Frame) -> list[str]:

@@ -9,6 +9,11 @@ What other tools get wrong on a DGX Spark, and what this does instead:
 - No library, no driver, no permission, a lost GPU: ``collect()`` still returns a sample (with the
   host memory), says which in ``status``/``detail``, logs each distinct failure once on the
   ``sparktop.gpu`` logger and tries again with backoff (5 s doubling to 5 min by default).
+- The energy counter is read every tick only while that is cheap. On an H200 with driver
+  580.159 one ``nvmlDeviceGetTotalEnergyConsumption`` took 4.3 ms of CPU, against about 0.5 ms for
+  every other field together; a read slower than ``ENERGY_SLOW_S`` spaces the next ones
+  ``ENERGY_EVERY_S`` apart, and the ticks between carry the counter as unknown (energy per token
+  pairs each reading with its own time, so it stays exact).
 
 ``collect()`` blocks on NVML and /proc: run it in a thread (``collect_async`` does).
 """
@@ -20,6 +25,7 @@ import importlib
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -77,6 +83,11 @@ _UNIFIED_NAME_HINTS = ("GB10", "Orin", "Thor", "Tegra", "Xavier")
 
 UNSUPPORTED = "not supported on this device"
 
+ENERGY_SLOW_S = 0.001
+"""An energy counter read slower than this is not repeated every tick."""
+ENERGY_EVERY_S = 5.0
+"""Seconds between energy counter reads once they are slow."""
+
 
 def decode_throttle_reasons(mask: int) -> tuple[str, ...]:
     """Names of the bits set in a clock event reasons mask (unknown bits as hex); () when none."""
@@ -131,6 +142,7 @@ class NvmlCollector:
         container: the vLLM container's memory cgroup: a path, or a container id resolved under
             ``cgroup_root`` (see ``sparktop.gpu.memory.resolve_container_cgroup``).
         retry_initial_s, retry_max_s: backoff between attempts while NVML is not usable.
+        timer: measures what one energy counter read costs (seconds, monotonic).
     """
 
     def __init__(
@@ -143,6 +155,7 @@ class NvmlCollector:
         *,
         retry_initial_s: float = 5.0,
         retry_max_s: float = 300.0,
+        timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._nvml: Any = nvml
         self._import = nvml is None
@@ -152,6 +165,8 @@ class NvmlCollector:
         self._retry_initial = retry_initial_s
         self._retry_max = retry_max_s
         self._lock = threading.Lock()
+        self._timer = timer
+        self._energy_due: dict[int, tuple[float, float]] = {}  # index -> (next read time, last cost)
 
         self._started = False  # nvmlInit succeeded and nvmlShutdown is owed
         self._ready = False  # devices are enumerated
@@ -224,7 +239,7 @@ class NvmlCollector:
         if self._ready:
             mem_total = None if isinstance(meminfo, Unknown) else meminfo.get("MemTotal")
             try:
-                devices = tuple(self._read_device(d, mem_total) for d in self._devices)
+                devices = tuple(self._read_device(d, mem_total, t) for d in self._devices)
                 self._names = {p.pid: p.name for d in devices for p in _processes(d)}
                 status = "ok"
                 detail = f"{len(devices)} device{'s' if len(devices) != 1 else ''}, driver {self._driver}"
@@ -357,6 +372,7 @@ class NvmlCollector:
         self._unsupported.clear()
         self._names = {}
         self._throttle_functions = list(_THROTTLE_FUNCTIONS)
+        self._energy_due.clear()
 
     def _log_once(self, level: int, status: str, detail: str) -> None:
         key = (status, detail)
@@ -442,7 +458,23 @@ class NvmlCollector:
                     raise
                 self._throttle_functions.pop(0)
 
-    def _read_device(self, dev: _Device, mem_total: int | None) -> GpuDevice:
+    def _energy(self, index: int, handle: object, t: float) -> Num:
+        """The energy counter, or unknown between reads while reading it is slow."""
+        due = self._energy_due.get(index)
+        if due is not None and t < due[0]:
+            return Unknown(
+                f"read every {ENERGY_EVERY_S:g} s: one reading takes {due[1] * 1000:.1f} ms on this driver"
+            )
+        start = self._timer()
+        value = self._number(index, "energy", lambda: self._nvml.nvmlDeviceGetTotalEnergyConsumption(handle))
+        cost = self._timer() - start
+        if cost > ENERGY_SLOW_S and not isinstance(value, Unknown):
+            self._energy_due[index] = (t + ENERGY_EVERY_S, cost)
+        else:
+            self._energy_due.pop(index, None)
+        return value
+
+    def _read_device(self, dev: _Device, mem_total: int | None, t: float) -> GpuDevice:
         nvml = self._nvml
         h = dev.handle
         i = dev.index
@@ -465,7 +497,7 @@ class NvmlCollector:
             sm_clock_mhz=self._number(
                 i, "sm_clock", lambda: nvml.nvmlDeviceGetClockInfo(h, nvml.NVML_CLOCK_SM)
             ),
-            energy_mj=self._number(i, "energy", lambda: nvml.nvmlDeviceGetTotalEnergyConsumption(h)),
+            energy_mj=self._energy(i, h, t),
             throttle_reasons=throttle,
             unified_memory=unified,
             memory_used_bytes=used,

@@ -8,7 +8,8 @@ power in mW, energy in mJ, process records with ``usedGpuMemory`` None when the 
 and ``NVMLError_FunctionNotFound`` for a symbol the driver lacks.
 
 Device models: ``gb10()`` (DGX Spark: memory info and power limit not supported, processes with host
-PIDs, one without a memory figure) and ``h100()`` (a discrete GPU where everything works). Switches
+PIDs, one without a memory figure), ``h100()`` (a discrete GPU where everything works) and
+``h200()``, what a real H200 answered (``tests/fixtures/real-gpu/``; the unit tests compare them). Switches
 on the module: ``library_missing``, ``driver_loaded``, ``permission``, ``lose_gpu()``.
 """
 
@@ -18,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 # NVML return codes, as nvml.h and pynvml define them.
 ERROR_CODES: dict[str, int] = {
@@ -121,7 +122,7 @@ for _constant, _code in ERROR_CODES.items():
     NVMLError.by_code[_code] = _cls
 
 
-def _raise(constant: str) -> None:
+def _raise(constant: str) -> NoReturn:
     raise NVMLError(ERROR_CODES[constant])
 
 
@@ -147,6 +148,7 @@ class FakeDevice:
     power_limit_mw: int | None = None
     temperature_c: int | None = 30
     sm_clock_mhz: int | None = 0
+    mem_clock_mhz: int | None = None
     energy_mj: int | None = 0
     clock_event_reasons: int | None = 0
     memory: tuple[int, int] | None = None
@@ -190,6 +192,24 @@ def h100() -> FakeDevice:
         clock_event_reasons=0x0,
         memory=(85_520_809_984, 72_000_000_000),
         processes=[FakeProcess(pid=31_337, used_bytes=71_500_000_000)],
+    )
+
+
+def h200() -> FakeDevice:
+    """An idle H200 as driver 580.159.04 answered (tests/fixtures/real-gpu/h200-580.159.04.probe.json)."""
+    return FakeDevice(
+        name="NVIDIA H200",
+        uuid="GPU-3e173970-8861-57e4-a9f5-2319c01ad775",
+        utilization_pct=0,
+        power_mw=77_260,
+        power_limit_mw=700_000,
+        temperature_c=37,
+        sm_clock_mhz=345,
+        mem_clock_mhz=3201,
+        energy_mj=2_553_994,
+        clock_event_reasons=0x1,  # gpu_idle
+        memory=(150_754_820_096, 644_939_776),
+        processes=[],
     )
 
 
@@ -347,14 +367,16 @@ class FakeNvml(ModuleType):
     def nvmlDeviceGetTemperature(self, handle: object, sensor: int) -> int:
         device = self._device("nvmlDeviceGetTemperature", handle)
         if sensor != self.NVML_TEMPERATURE_GPU:
-            _raise("NVML_ERROR_NOT_SUPPORTED")
+            _raise("NVML_ERROR_INVALID_ARGUMENT")  # NVML_TEMPERATURE_GPU is the only sensor (an H200 said so)
         return int(self._value(device.temperature_c))
 
     def nvmlDeviceGetClockInfo(self, handle: object, clock_type: int) -> int:
         device = self._device("nvmlDeviceGetClockInfo", handle)
-        if clock_type != self.NVML_CLOCK_SM:
-            _raise("NVML_ERROR_NOT_SUPPORTED")  # the models only know the SM clock
-        return int(self._value(device.sm_clock_mhz))
+        if clock_type == self.NVML_CLOCK_SM:
+            return int(self._value(device.sm_clock_mhz))
+        if clock_type == self.NVML_CLOCK_MEM:
+            return int(self._value(device.mem_clock_mhz))
+        _raise("NVML_ERROR_NOT_SUPPORTED")  # the models know no other clock
 
     def nvmlDeviceGetTotalEnergyConsumption(self, handle: object) -> int:
         return int(self._value(self._device("nvmlDeviceGetTotalEnergyConsumption", handle).energy_mj))

@@ -102,3 +102,74 @@ def test_end_to_end_from_collector_ticks(tmp_path: Path) -> None:
         model.energy_mj += 45_000  # 45 W
         clock.advance(1)
     assert energy_per_token(energy, tokens, window_s=30) == pytest.approx(45 / 30)
+
+
+class SlowEnergy:
+    """A timer, and an energy read that costs ``cost_s`` of it (as one did on an H200, 4.3 ms)."""
+
+    def __init__(self, fake: FakeNvml, cost_s: float) -> None:
+        self.now = 0.0
+        self.reads = 0
+        read = fake.nvmlDeviceGetTotalEnergyConsumption
+
+        def slow(handle: object) -> int:
+            self.reads += 1
+            self.now += cost_s
+            return read(handle)
+
+        setattr(fake, "nvmlDeviceGetTotalEnergyConsumption", slow)  # noqa: B010 - shadows the method
+
+    def timer(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(("cost_s", "reads"), [(0.0043, 7), (0.0002, 31)])
+def test_a_slow_energy_counter_is_read_every_few_seconds_and_the_figure_stays_exact(
+    tmp_path: Path, cost_s: float, reads: int
+) -> None:
+    proc = write_proc(tmp_path)
+    clock = FakeClock(start=0.0)
+    fake = FakeNvml([h100()])
+    slow = SlowEnergy(fake, cost_s)
+    collector = NvmlCollector(nvml=fake, clock=clock, proc_root=proc, timer=slow.timer)
+    energy: list[tuple[float, Num]] = []
+    tokens: list[tuple[float, Num]] = []
+    skipped: list[Unknown] = []
+    for step in range(31):
+        sample = collector.collect()
+        value = total_energy_mj(sample)
+        energy.append((sample.t, value))
+        tokens.append((sample.t, 30.0 * step))
+        if isinstance(value, Unknown):
+            skipped.append(value)
+        model = fake.devices[0]
+        assert model.energy_mj is not None and model.power_mw is not None
+        model.energy_mj += 450_000  # 450 J per second
+        clock.advance(1)
+    # slow: t = 0, 5, 10, ... 30; fast: every tick
+    assert slow.reads == reads
+    assert len(skipped) == 31 - reads
+    assert all("read every 5 s" in u.reason and f"{cost_s * 1000:.1f} ms" in u.reason for u in skipped)
+    # every other field is still read each tick
+    assert fake.calls["nvmlDeviceGetPowerUsage"] == 31
+    assert energy_per_token(energy, tokens, window_s=30) == pytest.approx(450 / 30)
+    # a window shorter than the spacing still has two readings with their own times
+    assert energy_per_token(energy, tokens, window_s=10) == pytest.approx(450 / 30)
+
+
+def test_the_spacing_ends_when_a_read_is_cheap_again(tmp_path: Path) -> None:
+    proc = write_proc(tmp_path)
+    clock = FakeClock(start=0.0)
+    fake = FakeNvml([h100()])
+    slow = SlowEnergy(fake, 0.004)
+    collector = NvmlCollector(nvml=fake, clock=clock, proc_root=proc, timer=slow.timer)
+    collector.collect()
+    clock.advance(1)
+    assert isinstance(total_energy_mj(collector.collect()), Unknown)
+    slow_reads = slow.reads
+    del fake.nvmlDeviceGetTotalEnergyConsumption  # the class's own read again: cheap
+    clock.advance(4)
+    assert not isinstance(total_energy_mj(collector.collect()), Unknown)  # due: read, and cheap now
+    clock.advance(1)
+    assert not isinstance(total_energy_mj(collector.collect()), Unknown)
+    assert slow.reads == slow_reads
