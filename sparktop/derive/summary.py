@@ -63,7 +63,13 @@ class RunSummary:
     _energy_total: float = 0.0
     _energy_raw: float | None = None
     _gen_during_energy: float = 0.0
+    _gen_to_last_energy: float = 0.0
+    """Tokens counted up to the first scrape after the latest energy reading (as the count starts at
+    the first scrape after the first one): energy may be read less often than the server is scraped
+    (a slow counter), and both must cover the same span."""
+    _energy_checkpoint: bool = False
     _gen_raw_at_energy: float | None = None
+    _temp_max: float | None = None
     scrapes: int = 0
     failed_scrapes: int = 0
 
@@ -123,6 +129,9 @@ class RunSummary:
             if self._gen_raw_at_energy is not None:
                 self._gen_during_energy += counter_increase(self._gen_raw_at_energy, raw)
             self._gen_raw_at_energy = raw
+            if self._energy_checkpoint:
+                self._gen_to_last_energy = self._gen_during_energy
+                self._energy_checkpoint = False
         self._previous = result
 
     def _add_histogram(self, key: str, h: Histogram) -> None:
@@ -154,6 +163,11 @@ class RunSummary:
             if self._energy_raw is not None:
                 self._energy_total += counter_increase(self._energy_raw, energy)
             self._energy_raw = energy
+            self._energy_checkpoint = True
+        temps = [d.temperature_c for d in sample.devices if is_known(d.temperature_c)]
+        if temps:
+            hottest = max(temps)
+            self._temp_max = hottest if self._temp_max is None else max(self._temp_max, hottest)
 
     # ----------------------------------------------------------------------------------------------
 
@@ -194,8 +208,8 @@ class RunSummary:
         done = math.fsum(finished.values())
         failed = finished.get("abort", 0.0) + finished.get("error", 0.0)
         energy: Num = Unknown("no GPU energy readings")
-        if self._energy_total > 0 and self._gen_during_energy > 0:
-            energy = self._energy_total / 1000.0 / self._gen_during_energy
+        if self._energy_total > 0 and self._gen_to_last_energy > 0:
+            energy = self._energy_total / 1000.0 / self._gen_to_last_energy
         elif self._energy_total > 0:
             energy = Unknown("no tokens generated while energy was read")
         return {
@@ -223,6 +237,7 @@ class RunSummary:
             if self._power_n
             else Unknown("no GPU power readings"),
             "energy_per_token_j": energy,
+            "gpu_temp_max_c": self._temp_max if self._temp_max is not None else Unknown("no GPU temperature"),
             **self.cache_and_speculation(),
         }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -82,6 +83,24 @@ def test_energy_per_token_and_power() -> None:
     energy = f["energy_per_token_j"]
     assert isinstance(energy, float)
     assert energy == pytest.approx(power / 100.0, rel=0.15)  # W / (tokens/s)
+
+
+def test_energy_read_every_few_seconds_covers_the_same_span_as_the_tokens() -> None:
+    """A slow energy counter is read every 5 s while the server is scraped every second: the
+    tokens after the last energy reading must not count (they have no energy yet)."""
+    run = RunSummary()
+    t0 = 1_790_000_000.0
+    for i in range(13):  # energy known at 0, 5, 10 s; tokens until 12.5 s
+        sample = gb10_sample(t0 + i, 0.5)
+        if i % 5:
+            device = replace(sample.devices[0], energy_mj=Unknown("read every 5 s"))
+            sample = replace(sample, devices=(device,))
+        run.add_gpu(sample)
+        run.add_scrape(scrape(t0 + i + 0.5, 100.0 * i, 0, 1))
+    energy = run.figures()["energy_per_token_j"]
+    assert isinstance(energy, float)
+    assert energy == pytest.approx((18.0 + 70.0 * 0.5) / 100.0, rel=0.01)
+    assert run.figures()["gpu_temp_max_c"] == pytest.approx(42.0 + 25.0 * 0.5)
 
 
 def test_nothing_ran() -> None:
