@@ -210,6 +210,12 @@ def _add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--metrics-delay", type=_non_negative_float, metavar="S", help="/metrics answers after S s"
     )
     faults.add_argument(
+        "--generate-status",
+        type=int,
+        metavar="CODE",
+        help="completions and chat completions answer this status (e.g. 500)",
+    )
+    faults.add_argument(
         "--abort-after-tokens", type=_positive_int, metavar="N", help="abort every request after N tokens"
     )
     p.set_defaults(handler=_command("sim"))
@@ -428,12 +434,50 @@ def _add_profile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(handler=_command("profile"))
 
 
+def _add_smoke(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "smoke",
+        help="a pass/fail verdict on a serving profile or a running server",
+        description="Check a vLLM server in one command: its launch and startup (a profile), API "
+        "conformance, a short workload, the SLOs (the profile's [smoke] table, --slo, defaults) and "
+        "optionally a baseline recording. Prints a verdict table; exit 0 on pass, 1 on fail, 2 on bad "
+        "input or an unreachable target.",
+    )
+    p.add_argument("target", nargs="?", help="http://host:port, docker:NAME or PROFILE.toml")
+    p.add_argument(
+        "--slo",
+        action="append",
+        metavar="NAME=LIMIT",
+        help="an objective, e.g. ttft_p99_ms=2000 (repeatable; wins over the profile's [smoke] table)",
+    )
+    p.add_argument("--list-slos", action="store_true", help="list the SLO names, units and defaults")
+    p.add_argument("--baseline", metavar="RECORDING", help="also compare with this earlier smoke recording")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.10,
+        metavar="F",
+        help="regression allowed against --baseline, as a fraction (default 0.1 = 10%%)",
+    )
+    p.add_argument("--workload", "-w", metavar="PRESET", help="workload preset (default smoke)")
+    p.add_argument("--json", metavar="PATH", help="write the verdict and every check as JSON (- for stdout)")
+    p.add_argument("--junit", metavar="PATH", help="write JUnit XML (one test case per check)")
+    p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key")
+    p.add_argument(
+        "--keep", action="store_true", help="leave a container launched from a profile running afterwards"
+    )
+    p.add_argument("--pull", action="store_true", help="pull the profile's image if it is missing")
+    _recording_options(p, default_on=True)
+    p.set_defaults(handler=_command("smoke"))
+
+
 VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_demo,
     _add_watch,
     _add_replay,
     _add_report,
     _add_load,
+    _add_smoke,
     _add_profile,
     _add_snapshot,
     _add_gpu,

@@ -25,6 +25,7 @@ from sparktop.feeds import LiveFeed
 from sparktop.live import LiveOptions, live_feed
 from sparktop.model import Event, TargetInfo
 from sparktop.session import Session
+from sparktop.smoke.slo import as_meta, resolve
 
 DEFAULT_PROFILE = "gemma4-26b-a4b-nvfp4"
 DEFAULT_WORKLOAD = "demo"
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         feed = demo_feed(handle.url, profile, settings, handle.server.add_log_listener, workload, args)
         if args.headless:
             return asyncio.run(headless(feed, settings, count=None, out=sys.stdout, duration=args.duration))
-        return dashboard(feed, settings)
+        return dashboard(feed, settings, objectives=resolve())  # the default SLOs of a DGX Spark
     finally:
         handle.stop()
 
@@ -87,7 +88,7 @@ def demo_feed(
         simulated=True,
         default=True,
         profile={"name": profile, "source": "simulated Spark"},
-        workload=workload_meta(workload),
+        workload={**workload_meta(workload), "slos": as_meta(resolve())},
         name_hint=profile,
     )
     return feed

@@ -313,6 +313,17 @@ class ProgressPrinter:
             prefix = "" if event.level == "info" else f"{event.level}: "
             self.line(f"{stamp} {prefix}{fmt.clean(event.text)}")
 
+    def status(self, text: str) -> None:
+        """What is happening now: the redrawn line on a terminal, nothing otherwise."""
+        if self.tty:
+            self._draw(text)
+
+    def _draw(self, text: str) -> None:
+        pad = max(0, self._width - len(text))
+        self.out.write("\r" + text + " " * pad)
+        self._width = len(text)
+        self.out.flush()
+
     def progress(self, p: WorkloadProgress, force: bool = False) -> None:
         now = time.monotonic()
         every = TTY_PROGRESS_EVERY_S if self.tty else PLAIN_PROGRESS_EVERY_S
@@ -325,12 +336,10 @@ class ProgressPrinter:
             f"{p.in_flight} in flight, {p.failed} failed"
         )
         if self.tty:
-            pad = max(0, self._width - len(text))
-            self.out.write("\r" + text + " " * pad)
-            self._width = len(text)
+            self._draw(text)
         else:
             self.out.write(text + "\n")
-        self.out.flush()
+            self.out.flush()
 
     def _clear(self) -> None:
         if self.tty and self._width:

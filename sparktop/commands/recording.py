@@ -101,6 +101,7 @@ def profile_meta(profile: Profile, source: str) -> dict[str, Any]:
         "served_model_name": profile.served_model_name,
         "args": redact_argv(profile.args),
         "env": list(profile.env),
+        "smoke": dict(profile.smoke),
     }
 
 

@@ -31,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
         feed = ReplayFeed(recording, speed=args.speed, playing=not args.paused, start_at=start_at)
     except RecordingError as exc:
         raise CliError(str(exc)) from None
-    app = make_app(settings, feed)
+    from sparktop.smoke.slo import from_meta
+
+    app = make_app(settings, feed, objectives=from_meta(recording.meta))
     try:
         app.run()
     finally:

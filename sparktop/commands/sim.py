@@ -78,6 +78,7 @@ def _faults(args: argparse.Namespace) -> FaultConfig:
         fail_startup_kv=args.fail_startup == "kv",
         metrics_status=args.metrics_status,
         metrics_delay_s=args.metrics_delay or 0.0,
+        generate_status=args.generate_status,
         abort_after_tokens=args.abort_after_tokens,
     )
 

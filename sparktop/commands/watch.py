@@ -31,8 +31,11 @@ from sparktop.model import Frame, LatencyStats, Num, ServerStatus, TargetInfo, U
 from sparktop.vllm.scrape import BadTarget, base_url
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sparktop.commands.watch_container import EventPrinter, Relay
     from sparktop.feeds import LiveFeed
+    from sparktop.smoke.slo import Objective
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,10 +88,10 @@ def _follow_log(options: LiveOptions, path: Path) -> None:
     )
 
 
-def dashboard(feed: Feed, settings: Settings) -> int:
+def dashboard(feed: Feed, settings: Settings, objectives: Sequence[Objective] = ()) -> int:
     from sparktop.tui.app import make_app
 
-    app = make_app(settings, feed)
+    app = make_app(settings, feed, objectives=objectives)
     app.run()
     return app.return_code or EXIT_OK
 

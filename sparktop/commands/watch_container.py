@@ -340,6 +340,8 @@ def container_feed(
     meta: Mapping[str, object],
     tail: int | None = None,
     on_close: Sequence[Callable[[], Awaitable[None]]] = (),
+    workload: Mapping[str, object] | None = None,
+    default_record: bool | None = None,
 ) -> LiveFeed:
     """The live session on a container: its server, its GPU share, its stats and log (read back
     ``tail`` lines first), recorded with ``meta`` when asked."""
@@ -363,8 +365,9 @@ def container_feed(
         options,
         what=what,
         simulated=False,
-        default=settings.record_watch,
+        default=settings.record_watch if default_record is None else default_record,
         profile=meta,
+        workload=workload,
         name_hint=info.model if isinstance(info.model, str) else None,
     )
     return feed
@@ -515,9 +518,11 @@ async def _launch_and_watch(
 
             printer.details = True
             return await headless(relay, settings, count=args.count, out=out, events=printer)
+        from sparktop.smoke.slo import resolve
         from sparktop.tui.app import make_app
 
-        app = make_app(settings, relay)
+        objectives = resolve(profile.smoke) if profile.smoke else ()  # the profile's [smoke] SLOs
+        app = make_app(settings, relay, objectives=objectives)
         await app.run_async()
         return app.return_code or EXIT_OK
     finally:

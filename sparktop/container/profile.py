@@ -241,7 +241,7 @@ KEY_HELP: dict[str, str] = {
     "volumes": 'docker -v syntax, e.g. volumes = ["hf-cache:/root/.cache/huggingface"]',
     "health_timeout": "seconds to wait for /health after launch, e.g. health_timeout = 900",
     "model_arg": 'model_arg = "flag" (--model M) or "positional" (serve M)',
-    "smoke": "a [smoke] table of figure = limit numbers, e.g. ttft_p99_ms = 3000",
+    "smoke": "a [smoke] table of SLO = limit numbers, e.g. ttft_p99_ms = 3000 (sparktop smoke --list-slos)",
 }
 
 
@@ -442,10 +442,19 @@ def profile_from_data(
         if flag in ("--model", "--served-model-name"):
             key = "model" if flag == "--model" else "served_model_name"
             fail(f"args: {flag} belongs in {key}", f"remove it from args and set {key} = ...", "args", arg)
+    from sparktop.smoke.slo import SLOS, known_names
+
     for key, limit in values.get("smoke", {}).items():
-        if isinstance(limit, bool) or not isinstance(limit, (int, float)):
+        if key not in SLOS:
+            fail(f"smoke.{key} is not an SLO sparktop knows", f"one of: {known_names()}", key, table="smoke")
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or limit < 0:
+            given = (
+                limit
+                if isinstance(limit, (int, float)) and not isinstance(limit, bool)
+                else _type_name(limit)
+            )
             fail(
-                f"smoke.{key} must be a number, not {_type_name(limit)}",
+                f"smoke.{key} must be a number >= 0, not {given}",
                 KEY_HELP["smoke"],
                 key,
                 table="smoke",

@@ -26,6 +26,9 @@ class FaultConfig:
     """``/metrics`` answers with this HTTP status (e.g. 500) instead of the page."""
     metrics_delay_s: float = 0.0
     """``/metrics`` answers only after this long."""
+    generate_status: int | None = None
+    """Completions and chat completions answer with this HTTP status (vLLM's error body), as a
+    server with a broken engine or a broken template does; the other endpoints still answer."""
     abort_after_tokens: int | None = None
     """Every request is aborted by the engine once it has produced this many tokens."""
     alloc_mib: float | None = None
@@ -52,18 +55,20 @@ def _number(env: Mapping[str, str], name: str) -> float | None:
 
 def from_env(env: Mapping[str, str] | None = None) -> FaultConfig:
     """Faults from ``SPARKTOP_SIM_CRASH_AFTER``, ``_FAIL_STARTUP`` (``kv``), ``_METRICS_STATUS``,
-    ``_METRICS_DELAY``, ``_ABORT_AFTER_TOKENS`` and ``_ALLOC_MIB``."""
+    ``_METRICS_DELAY``, ``_GENERATE_STATUS``, ``_ABORT_AFTER_TOKENS`` and ``_ALLOC_MIB``."""
     e = os.environ if env is None else env
     fail = e.get("SPARKTOP_SIM_FAIL_STARTUP", "").strip().lower()
     if fail not in ("", "kv"):
         raise FaultConfigError(f"SPARKTOP_SIM_FAIL_STARTUP={fail!r}: the only startup failure is 'kv'")
     status = _number(e, "SPARKTOP_SIM_METRICS_STATUS")
     abort = _number(e, "SPARKTOP_SIM_ABORT_AFTER_TOKENS")
+    generate = _number(e, "SPARKTOP_SIM_GENERATE_STATUS")
     return FaultConfig(
         crash_after_s=_number(e, "SPARKTOP_SIM_CRASH_AFTER"),
         fail_startup_kv=fail == "kv",
         metrics_status=int(status) if status is not None else None,
         metrics_delay_s=_number(e, "SPARKTOP_SIM_METRICS_DELAY") or 0.0,
+        generate_status=int(generate) if generate is not None else None,
         abort_after_tokens=int(abort) if abort is not None else None,
         alloc_mib=_number(e, "SPARKTOP_SIM_ALLOC_MIB"),
     )

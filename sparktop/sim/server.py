@@ -69,6 +69,8 @@ LEGACY_METRICS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
 """The older releases' (``--metrics-style v0.10`` or ``v0.7``)."""
 JSON = b"application/json"
 TRACE_KEEP = 20000
+_STATUS_TYPES = {400: "BadRequestError", 404: "NotFoundError", 503: "ServiceUnavailableError"}
+_FAULT_MESSAGE = "EngineCore encountered an issue. See stack trace (above) for the root cause."
 """Requests ``/sim/trace`` remembers (the oldest are forgotten first)."""
 DEAD_LINGER_S = 2.0
 """Model seconds a dead engine's API server keeps answering (503) before it exits."""
@@ -569,6 +571,9 @@ class SimServer:
         try:
             if self.state != "ready":
                 raise engine_dead()
+            status = self.config.faults.generate_status
+            if status is not None:
+                raise ApiError(status, _STATUS_TYPES.get(status, "InternalServerError"), _FAULT_MESSAGE)
             err = self._json_body_error(req)
             if err is not None:
                 raise err

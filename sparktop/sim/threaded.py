@@ -53,6 +53,10 @@ class SimHandle:
         closed.cancel()
         await self.server.stop()
 
+    def crash(self, timeout: float = 10.0) -> None:
+        """Kill the engine now, as ``--crash-after`` does at its time (tests that need the moment)."""
+        asyncio.run_coroutine_threadsafe(self.server.crash(), self._loop).result(timeout)
+
     def wait_ready(self, timeout: float | None = None) -> None:
         """Block until the server answers HTTP (raises ``SimStartupError`` if startup failed)."""
         future = asyncio.run_coroutine_threadsafe(self.server.wait_ready(), self._loop)

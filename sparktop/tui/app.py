@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Sequence
 from typing import ClassVar, Protocol, cast
 
 from textual.app import App, ScreenStackError
@@ -22,6 +23,7 @@ from textual.message import Message
 from sparktop.config import Settings
 from sparktop.feeds import Feed
 from sparktop.model import Frame
+from sparktop.smoke.slo import Objective
 from sparktop.tui.screens.charts import ChartsScreen
 from sparktop.tui.screens.dashboard import DashboardScreen
 from sparktop.tui.screens.events import EventsScreen
@@ -69,10 +71,18 @@ class SparktopApp(App[int]):
         Binding("escape", "mode('dashboard')", "back", show=False),
     ]
 
-    def __init__(self, settings: Settings, feed: Feed, themes: dict[str, ThemeSpec] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        feed: Feed,
+        themes: dict[str, ThemeSpec] | None = None,
+        objectives: Sequence[Objective] = (),
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.feed = feed
+        self.objectives = tuple(objectives)
+        """The workload's SLOs: the dashboard's SLO line judges them live."""
         self.themes = themes if themes is not None else discover()
         self.frame: Frame | None = None
         self.paused = False
@@ -283,8 +293,13 @@ class ReplayApp(SparktopApp):
         self.push_screen(GotoScreen(self.controls.position), done)
 
 
-def make_app(settings: Settings, feed: Feed, themes: dict[str, ThemeSpec] | None = None) -> SparktopApp:
-    """The dashboard on ``feed`` (live, replay or fixed frames)."""
+def make_app(
+    settings: Settings,
+    feed: Feed,
+    themes: dict[str, ThemeSpec] | None = None,
+    objectives: Sequence[Objective] = (),
+) -> SparktopApp:
+    """The dashboard on ``feed`` (live, replay or fixed frames), judging ``objectives`` live."""
     if hasattr(feed, "toggle") and hasattr(feed, "seek"):
-        return ReplayApp(settings, feed, themes)
-    return SparktopApp(settings, feed, themes)
+        return ReplayApp(settings, feed, themes, objectives)
+    return SparktopApp(settings, feed, themes, objectives)

@@ -154,18 +154,21 @@ def arena_j() -> Workload:
 
 
 def smoke() -> Workload:
-    """A few seconds of everything: a closed loop with two users, then a short open loop."""
+    """Seconds of everything ``sparktop smoke`` measures: one user alone (decode per user at c=1,
+    after an unmeasured warm-up request), four users together, then a burst of 16 requests sent
+    in one second (open loop)."""
     return Workload(
         name="smoke",
         title="smoke test",
         stages=(
-            ClosedLoop(name="smoke closed c=2", users=2, input_len=128, output_len=16, runs=1),
+            ClosedLoop(name="smoke c=1", users=1, input_len=128, output_len=64, runs=3, warmup=True),
+            ClosedLoop(name="smoke c=4", users=4, input_len=128, output_len=32, runs=1),
             OpenLoop(
-                name="smoke open 8 req/s",
-                rate=8.0,
+                name="smoke burst 16 req/s",
+                rate=16.0,
                 input_len=128,
                 output_len=16,
-                num_prompts=8,
+                num_prompts=16,
                 range_ratio=0.5,
             ),
         ),

@@ -107,6 +107,7 @@ def sim_profile(image: str, name: str, **changes: Any) -> Profile:
             "SPARKTOP_SIM_SPEED",
             "SPARKTOP_SIM_CRASH_AFTER",
             "SPARKTOP_SIM_FAIL_STARTUP",
+            "SPARKTOP_SIM_GENERATE_STATUS",
             "SPARKTOP_SIM_ALLOC_MIB",
             "SPARKTOP_SIM_LOG_STATS_EVERY",
             "SPARKTOP_SIM_HOST_USED_GIB",

@@ -22,6 +22,8 @@ from sparktop.model import RequestRecord
 from sparktop.sim.server import SimConfig, SimServer
 from sparktop.sim.threaded import SimHandle
 from sparktop.workload import external
+from sparktop.workload.presets import get_preset
+from sparktop.workload.spec import ClosedLoop
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "load"
@@ -62,10 +64,10 @@ def test_smoke_preset_end_to_end_with_json(sim_url: str, tmp_path: Path) -> None
     assert "Serving Benchmark Result" not in proc.stdout  # our own title, vllm's layout
     for label in ("Successful requests:", "Request throughput (req/s):", "Mean TTFT (ms):", "P99 E2EL (ms):"):
         assert label in proc.stdout
-    assert "smoke closed c=2" in proc.stdout  # the per-phase table
+    assert "smoke c=4" in proc.stdout  # the per-phase table
     assert "Traceback" not in proc.stderr
     # not a terminal: plain progress lines, no carriage returns
-    assert "\r" not in proc.stderr and "smoke open 8 req/s: start" in proc.stderr
+    assert "\r" not in proc.stderr and "smoke burst 16 req/s: start" in proc.stderr
     doc = json.loads(out.read_text())
     for key in (
         "successful",
@@ -77,12 +79,16 @@ def test_smoke_preset_end_to_end_with_json(sim_url: str, tmp_path: Path) -> None
         "peak_concurrency",
     ):
         assert key in doc
-    assert doc["successful"] == 10 and doc["failed"] == 0
+    smoke = get_preset("smoke")
+    assert smoke.requests is not None
+    assert doc["successful"] == smoke.requests and doc["failed"] == 0
     for key in ("ttft_ms", "tpot_ms", "itl_ms", "e2el_ms"):
         assert set(doc[key]) >= {"mean", "median", "p90", "p99"}
         assert doc[key]["mean"] > 0
     records = [decode(RequestRecord, r) for r in doc["requests"]]
-    assert len(records) == 10 and all(r.ok for r in records)
+    warmups = sum(s.users for s in smoke.stages if isinstance(s, ClosedLoop) and s.warmup)
+    assert len(records) == smoke.requests + warmups and all(r.ok for r in records)
+    assert sum(r.warmup for r in records) == warmups
     assert {e["data"]["boundary"] for e in doc["events"]} == {"start", "end"}
     everything = proc.stdout + proc.stderr + out.read_text()
     assert "sk-not-to-be-seen" not in everything

@@ -21,10 +21,13 @@ from typing import Any
 
 import httpx
 import pytest
+from junitparser import JUnitXml
 
 from sparktop.commands.watch import format_line
 from sparktop.recording.reader import Recording
 from sparktop.recording.replay import ReplayFeed
+from sparktop.workload.presets import get_preset
+from sparktop.workload.spec import ClosedLoop
 from tests.integration.real_vllm_helpers import Counters, counters, samples, sparktop, spawn, total
 from tests.realvllm.server import MODEL_NAME, RealVllm
 
@@ -262,3 +265,47 @@ def test_a_recorded_real_session_opens_in_the_replay_dashboard(recorded: Recorde
         assert "SIMULATED" not in shown, shown  # a real server's recording says so
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# smoke
+
+
+def test_smoke_passes_on_a_real_server_and_sends_what_it_says(real_vllm: RealVllm, tmp_path: Path) -> None:
+    """The verdict on a healthy real server: every API check passes against vLLM's own answers,
+    the server counted exactly the requests the smoke says it sent, and it is done in under a minute."""
+    out, junit, rec = tmp_path / "smoke.json", tmp_path / "smoke.xml", tmp_path / "smoke.sparktop"
+    before = counters(real_vllm.url)
+    result = sparktop("smoke", real_vllm.url, "--json", str(out), "--junit", str(junit), "--record", str(rec))
+    after = counters(real_vllm.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    doc = load_json(out)
+    checks = {c["name"]: c for c in doc["checks"]}
+    assert doc["verdict"] == "pass"
+    assert checks["/v1/models"]["value"] == MODEL_NAME
+    for name in ("completion", "completion, streamed", "chat completion", "chat completion, streamed"):
+        assert checks[name]["pass"] is True, checks[name]
+    assert (
+        checks["max_tokens honoured"]["value"] == 8 and "exactly 8" in checks["max_tokens honoured"]["reason"]
+    )
+    # no GPU here: the GPU's figure is skipped with the reason, never passed
+    gpu = checks["gpu_temp_max_c"]
+    assert (gpu["status"] == "skip" and "no GPU" in gpu["reason"]) or "NVML" in gpu["reason"], gpu
+    # what the server counted: the 4 API answers, the warm-up and the measured requests
+    smoke_preset = get_preset("smoke")
+    assert smoke_preset.requests is not None
+    warmups = sum(s.users for s in smoke_preset.stages if isinstance(s, ClosedLoop) and s.warmup)
+    assert (after - before).finished == 4 + warmups + smoke_preset.requests
+    assert checks["workload"]["value"] == smoke_preset.requests
+    print(f"smoke on the real vLLM: {doc['seconds_after_ready']:.1f} s after the server was ready")
+    assert doc["seconds_after_ready"] < 60
+    assert len([case for suite in JUnitXml.fromfile(str(junit)) for case in suite]) == len(checks)
+
+
+def test_smoke_fails_an_impossible_slo_on_a_real_server(real_vllm: RealVllm, tmp_path: Path) -> None:
+    out = tmp_path / "smoke.json"
+    result = sparktop("smoke", real_vllm.url, "--slo", "itl_p99_ms=0.001", "--json", str(out), "--no-record")
+    assert result.returncode == 1, result.stdout + result.stderr
+    failed = [c for c in load_json(out)["checks"] if c["status"] == "fail"]
+    assert [c["name"] for c in failed] == ["itl_p99_ms"]
+    assert "above the limit of 0.001 ms" in failed[0]["reason"]

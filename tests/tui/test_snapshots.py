@@ -13,6 +13,7 @@ from textual.pilot import Pilot
 
 from sparktop.config import Settings
 from sparktop.feeds import StaticFeed
+from sparktop.smoke.slo import resolve
 from sparktop.tui.app import make_app
 from tests.support.frames import frame_at_end, starting_frame
 
@@ -31,5 +32,18 @@ def test_screen(snap_compare: Any, theme: str, size: tuple[int, int], screen: st
         for key in SCREENS[screen]:
             await pilot.press(key)
             await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+def test_dashboard_with_slos(snap_compare: Any, theme: str, size: tuple[int, int]) -> None:
+    """The SLO line under the panels: broken first (value and limit), uncertain, holding, unknown."""
+    objectives = resolve(options=[("kv_cache_max_pct", 1.0), ("itl_p99_ms", 90.0)])
+    app = make_app(Settings(theme=theme), StaticFeed([frame_at_end(seconds=300)]), objectives=objectives)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.pause(0.2)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

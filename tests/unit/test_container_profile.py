@@ -237,8 +237,14 @@ GOOD = 'image = "vllm/vllm-openai:v0.20.1"\nmodel = "m"\nports = ["8000:8000"]\n
         (
             GOOD + "\n[smoke]\nttft_p99_ms = 'fast'\n",
             6,
-            "smoke.ttft_p99_ms must be a number, not a string",
+            "smoke.ttft_p99_ms must be a number >= 0, not a string",
             "[smoke]",
+        ),
+        (
+            GOOD + '\n[smoke]\nttft_p99_ms = 3000\n"decode per user" = 20.5\n',
+            7,
+            "smoke.decode per user is not an SLO sparktop knows",
+            "decode_per_user_min",
         ),
         (GOOD + "detach = 'yes'\n", 4, "detach must be true or false, not a string", "detach takes"),
         (GOOD + "container_name = 'no spaces'\n", 4, "is not a valid container name", "letters"),
@@ -277,17 +283,17 @@ def test_defaults_and_optional_settings(tmp_path: Path) -> None:
     path = tmp_path / "my-profile.toml"
     path.write_text(
         GOOD
-        + 'workload = "C"\nhealth_timeout = 120\n\n[smoke]\nttft_p99_ms = 3000\n"decode per user" = 20.5\n'
+        + 'workload = "C"\nhealth_timeout = 120\n\n[smoke]\nttft_p99_ms = 3000\ndecode_per_user_min = 20.5\n'
     )
     profile = load_profile(path)
     assert profile.name == "my-profile"  # the file's stem
     assert (profile.workload, profile.health_timeout_s) == ("C", 120.0)
-    assert profile.smoke == {"ttft_p99_ms": 3000.0, "decode per user": 20.5}
+    assert profile.smoke == {"ttft_p99_ms": 3000.0, "decode_per_user_min": 20.5}
     assert (profile.detach, profile.remove, profile.model_arg) == (True, False, "flag")
     again = tmp_path / "again.toml"
     again.write_text(to_toml(profile))
     assert load_profile(again) == profile
-    assert tomllib.loads(to_toml(profile))["smoke"] == {"ttft_p99_ms": 3000.0, "decode per user": 20.5}
+    assert tomllib.loads(to_toml(profile))["smoke"] == {"ttft_p99_ms": 3000.0, "decode_per_user_min": 20.5}
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "profiles").glob("*.toml")), ids=lambda p: p.stem)

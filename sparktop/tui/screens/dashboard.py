@@ -1,4 +1,4 @@
-"""The dashboard: status bar, eight panels, key bar."""
+"""The dashboard: status bar, eight panels, the SLO line (when there are SLOs), key bar."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sparktop.tui import panels
 from sparktop.tui.widgets.keybar import KeyBar
 from sparktop.tui.widgets.panel import Panel
 from sparktop.tui.widgets.replaybar import ReplayBar
+from sparktop.tui.widgets.slobar import SloBar
 from sparktop.tui.widgets.startup import StartupView, starting
 from sparktop.tui.widgets.status import StatusBar
 
@@ -22,6 +23,7 @@ class DashboardScreen(Screen[None]):
         with Grid(id="panels"):
             for builder in panels.BUILDERS:
                 yield Panel(builder, id=f"panel-{builder.__name__}")
+        yield SloBar(id="slo")
         yield ReplayBar(id="replay")
         yield KeyBar(id="keys")
 
@@ -29,11 +31,16 @@ class DashboardScreen(Screen[None]):
         show_bars(self, frame, paused)
         startup = self.query_one(StartupView)
         grid = self.query_one("#panels", Grid)
+        slo = self.query_one(SloBar)
         if starting(frame):
-            startup.display, grid.display = True, False
+            startup.display, grid.display, slo.display = True, False, False
             startup.show(frame)
             return
         startup.display, grid.display = False, True
+        objectives = getattr(self.app, "objectives", ())
+        slo.display = bool(objectives)
+        if objectives:
+            slo.show(frame, objectives)
         for panel in self.query(Panel):
             panel.show(frame)
 
