@@ -518,6 +518,20 @@ def _startup_limit(plan: Plan, profile: Profile) -> float:
     return float(profile.smoke.get("startup_max_s", profile.health_timeout_s))
 
 
+def _log_check(relay: Relay) -> Check:
+    """No known fatal line in the server's log (a launched or attached container's; a URL has none)."""
+    name = "no fatal log line"
+    lines = len(relay.session.logs)
+    if not lines:
+        return Check("launch", name, "skip", reason="no server log to read (a URL target has none)")
+    frame = relay.latest
+    startup = frame.startup if frame is not None else None
+    if startup is not None and startup.fatal is not None:
+        hint = f" (hint: {fmt.clean(startup.hint)})" if startup.hint else ""
+        return Check("launch", name, "fail", "fatal", "none", "", fmt.clean(startup.fatal) + hint)
+    return Check("launch", name, "pass", "none", "none", "", f"{lines} recent log lines read")
+
+
 def _skip_after_launch(smoke: Run, why: str) -> None:
     smoke.skip_rest("api", list(API_CHECKS), why)
     smoke.skip_rest("workload", ["workload", "server stayed up"], why)
@@ -603,6 +617,7 @@ async def _stages(
         _skip_after_launch(smoke, "the server was not ready")
         outcome.why_no_figures = "the server was not ready"
         return
+    smoke.add(_log_check(relay))
     api = ApiChecks(
         url, expected_model=expected_model if isinstance(expected_model, str) else None, api_key=plan.api_key
     )

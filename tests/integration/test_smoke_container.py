@@ -54,6 +54,10 @@ def test_a_profile_passes_and_an_attached_container_passes_too(
         startup["pass"] is True and startup["limit"] == profile.health_timeout_s and 0 < startup["value"] < 60
     )
     assert checks["/v1/models"]["value"] == "gemma-sim"  # the profile's served name
+    assert (
+        checks["no fatal log line"]["pass"] is True
+        and "log lines read" in checks["no fatal log line"]["reason"]
+    )
     ttft = checks["ttft_p99_ms"]
     assert ttft["limit"] == 5000 and "[profile]" in ttft["reason"]
     assert doc["seconds_after_ready"] < 60
@@ -67,6 +71,7 @@ def test_a_profile_passes_and_an_attached_container_passes_too(
     doc, checks = checks_of(attached)
     assert doc["verdict"] == "pass" and checks["server healthy"]["pass"] is True
     assert "startup" not in checks and checks["/v1/models"]["value"] == "gemma-sim"
+    assert checks["no fatal log line"]["pass"] is True  # its log read back from the start
     assert exists(docker_client, name)
 
 
