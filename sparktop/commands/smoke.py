@@ -742,10 +742,11 @@ def _publish(args: argparse.Namespace, plan: Plan, smoke: Run, outcome: Outcome,
     title = f"sparktop smoke {fmt.clean(plan.target)}: workload {plan.workload.name}"
     if after is not None:
         title += f", {after:.1f} s after the server was ready"
-    print(render_table(smoke.checks, title))
+    text = sys.stderr if "-" in (args.json, args.junit) else sys.stdout  # stdout is the file's then
+    print(render_table(smoke.checks, title), file=text)
     recording = str(outcome.recording) if outcome.recording is not None and keep_recording else None
     if recording:
-        print(f"recorded to {recording} (sparktop report / replay read it)")
+        print(f"recorded to {recording} (sparktop report / replay read it)", file=text)
     doc: dict[str, Any] = {
         "verdict": result,
         "target": plan.target,

@@ -125,10 +125,11 @@ def test_a_healthy_server_passes_in_seconds_and_every_output_agrees(
 
 
 def test_an_impossible_slo_fails_its_check_only(sim: Callable[..., str], tmp_path: Path) -> None:
-    out = tmp_path / "smoke.json"
-    proc = smoke(sim(), "--slo", "ttft_p99_ms=0.01", "--json", str(out), "--no-record", tmp=tmp_path)
+    proc = smoke(sim(), "--slo", "ttft_p99_ms=0.01", "--json", "-", "--no-record", tmp=tmp_path)
     assert proc.returncode == 1, proc.stderr
-    doc, checks = checks_of(out)
+    doc = json.loads(proc.stdout)  # stdout is the JSON alone; the table went to stderr
+    checks = {c["name"]: c for c in doc["checks"]}
+    assert "verdict: FAIL" in proc.stderr
     assert doc["verdict"] == "fail" and doc["recording"] is None
     ttft = checks["ttft_p99_ms"]
     assert ttft["pass"] is False and ttft["limit"] == 0.01 and "above the limit" in ttft["reason"]
