@@ -420,10 +420,17 @@ def _add_profile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     imp = actions.add_parser(
         "import",
         help="turn a pasted `docker run ... vllm/vllm-openai:... --model ...` into a profile",
-        description="Read a docker run command (from FILE, or standard input with '-' or no FILE) and "
-        "print the profile (or write it with -o). -e NAME=value keeps NAME only: values are never stored.",
+        description="Read a docker run command (given as the arguments, quoted or not; from FILE; or from "
+        "standard input with '-' or nothing) and print the profile (or write it with -o). -e NAME=value "
+        "keeps NAME only: values are never stored. sparktop's own options go before the command or at "
+        "its very end.",
     )
-    imp.add_argument("file", nargs="?", metavar="FILE|-", help="file holding the command (default: stdin)")
+    imp.add_argument(
+        "file",
+        nargs=argparse.REMAINDER,
+        metavar="FILE|-|docker run ...",
+        help="the command itself, or a file holding it (default: stdin)",
+    )
     imp.add_argument("-o", "--output", metavar="OUT.toml", help="write the profile here instead of stdout")
     imp.add_argument("--force", action="store_true", help="with -o: replace an existing file")
     show = actions.add_parser("show", help="show what a profile launches, or the docker run line")

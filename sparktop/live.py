@@ -34,6 +34,8 @@ class LiveOptions:
     scrape_after: asyncio.Event | None = None
     """The first scrape waits for this (up to ``PRIME_WAIT_S``): set by a source that reads
     back history first, so the first line or frame already carries it."""
+    sim_log: bool = False
+    """Follow the simulated Spark's log over HTTP (``/sim/log``): the target is the simulator."""
 
 
 PRIME_WAIT_S = 5.0
@@ -41,10 +43,15 @@ PRIME_WAIT_S = 5.0
 
 def live_feed(target: TargetInfo, url: str, options: LiveOptions, clock: Clock | None = None) -> LiveFeed:
     """A feed that scrapes ``url`` and collects GPU readings, plus any extra sources."""
-    from sparktop.sources import gpu_loop, scrape_loop, sim_gpu_loop
+    from sparktop.sources import gpu_loop, scrape_loop, sim_gpu_loop, sim_log_loop
 
     clock = clock or SystemClock()
     scraper = Scraper(url, clock)
+    sim_log_read: asyncio.Event | None = None
+    if options.sim_log:
+        sim_log_read = asyncio.Event()
+        if options.scrape_after is None:  # the first frame knows the startup the log tells
+            options.scrape_after = sim_log_read
     session = Session(
         target,
         window_s=options.window_s,
@@ -69,6 +76,8 @@ def live_feed(target: TargetInfo, url: str, options: LiveOptions, clock: Clock |
         sources.append(lambda s: gpu_loop(collector, s.observe, options.interval))
     elif options.gpu == "sim":
         sources.append(lambda s: sim_gpu_loop(scraper.base, s.observe, options.interval, clock))
+    if sim_log_read is not None:
+        sources.append(lambda s: sim_log_loop(scraper.base, s.observe, clock=clock, primed=sim_log_read))
     sources.extend(options.extra_sources)
 
     async def close() -> None:
@@ -91,8 +100,9 @@ class Probe:
     model: str | None
 
 
-async def probe(url: str, timeout_s: float = 2.0) -> Probe:
-    """Is it the simulated Spark (it answers ``/sim/stats``)? Which model does it serve? Never raises."""
+async def probe(url: str, timeout_s: float = 2.0, *, model: bool = True) -> Probe:
+    """Is it the simulated Spark (it answers ``/sim/stats``)? Which model does it serve (unless not
+    asked: ``model=False`` saves a hanging server's timeouts)? Never raises."""
     import httpx
 
     simulated = False
@@ -104,6 +114,8 @@ async def probe(url: str, timeout_s: float = 2.0) -> Probe:
             )
     except httpx.HTTPError:
         pass
+    if not model:
+        return Probe(simulated, None)
     scraper = Scraper(url, connect_timeout=timeout_s, read_timeout=timeout_s)
     async with scraper:
         info = await scraper.info()

@@ -23,6 +23,7 @@ import orjson
 from sparktop import fmt
 from sparktop.derive.summary import NOT_EXPOSED, RunSummary
 from sparktop.model import Event, GpuSample, Num, RequestRecord, ScrapeResult, Unknown
+from sparktop.recording.markers import read_markers
 from sparktop.recording.reader import Recording
 from sparktop.workload.summary import Summary, summarize, summary_dict
 
@@ -52,10 +53,21 @@ class RecordingReport:
     complete: bool
     notes: list[str] = field(default_factory=list)
     steps: list[StepReport] = field(default_factory=list)
+    markers: list[MarkerNote] = field(default_factory=list)
 
     @property
     def label(self) -> str:
         return self.path.name
+
+
+@dataclass(frozen=True)
+class MarkerNote:
+    """A user's marker: added live (an event in the recording) or in a replay (kept beside it)."""
+
+    t: float
+    note: str
+    added: str
+    """``live`` or ``replay``."""
 
 
 @dataclass
@@ -88,6 +100,7 @@ def read_report(path: Path) -> RecordingReport:
     records: list[RequestRecord] = []
     notes: list[str] = []
     steps: list[_Step] = []
+    markers: list[MarkerNote] = []
     last_scrape: ScrapeResult | None = None
     with Recording.open(path) as rec:
         for obs in rec.observations():
@@ -102,6 +115,8 @@ def read_report(path: Path) -> RecordingReport:
                 run.add_gpu(obs)
             elif isinstance(obs, RequestRecord):
                 records.append(obs)
+            elif isinstance(obs, Event) and obs.kind == "marker":
+                markers.append(MarkerNote(obs.t, obs.text, "live"))
             elif isinstance(obs, Event) and (bound := _boundary(obs)) is not None:
                 name, boundary, users = bound
                 if boundary == "start":
@@ -123,6 +138,11 @@ def read_report(path: Path) -> RecordingReport:
         notes.append(
             "the session ended without closing the file (killed or crashed): figures up to the last write"
         )
+    replayed, problem = read_markers(path)
+    markers.extend(MarkerNote(m.t, m.note, "replay") for m in replayed)
+    markers.sort(key=lambda m: m.t)
+    if problem is not None:
+        notes.append(problem)
     client = summarize(records) if records else None
     meta["model"] = target.model if isinstance(target.model, str) else None
     by_phase: dict[str, list[RequestRecord]] = {}
@@ -143,7 +163,9 @@ def read_report(path: Path) -> RecordingReport:
                 summarize(mine) if mine else None,
             )
         )
-    return RecordingReport(path, meta, run.figures(), client, len(records), complete, notes, step_reports)
+    return RecordingReport(
+        path, meta, run.figures(), client, len(records), complete, notes, step_reports, markers
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -476,6 +498,7 @@ def render_table(reports: Sequence[RecordingReport], markdown: bool = False) -> 
     for i, report in enumerate(reports, 1):
         lines.append(f"[{i}] {fmt.clean(str(report.path))}: {_describe(report)}")
         lines.extend(f"    note: {fmt.clean(n)}" for n in report.notes)
+        lines.extend(f"    {marker_line(report, m)}" for m in report.markers)
     lines.append("")
     lines.extend(_grid(headers, body, markdown))
     for i, report in enumerate(reports, 1):
@@ -483,6 +506,23 @@ def render_table(reports: Sequence[RecordingReport], markdown: bool = False) -> 
         if steps:
             lines += ["", f"[{i}] by workload step:", "", *steps]
     return "\n".join(lines) + "\n"
+
+
+def _offset(report: RecordingReport, marker: MarkerNote) -> float | None:
+    """Seconds from the start of the recording (its ``created`` time)."""
+    created = report.meta.get("created")
+    if not isinstance(created, (int, float)) or isinstance(created, bool):
+        return None
+    return round(marker.t - float(created), 3)
+
+
+def marker_line(report: RecordingReport, marker: MarkerNote) -> str:
+    """``marker 12:34:56 (+1m05s): note`` with ``(added in a replay)`` for those."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(marker.t))
+    offset = _offset(report, marker)
+    at = f" (+{fmt.duration(offset)})" if offset is not None and offset >= 0 else ""
+    added = " (added in a replay)" if marker.added == "replay" else ""
+    return f"marker {stamp}{at}: {fmt.clean(marker.note)}{added}"
 
 
 def _grid(headers: list[str], body: list[list[str]], markdown: bool) -> list[str]:
@@ -565,6 +605,10 @@ def render_json(reports: Sequence[RecordingReport]) -> str:
                     for step in report.steps
                 ],
                 "notes": report.notes,
+                "markers": [
+                    {"t": m.t, "offset_s": _offset(report, m), "note": m.note, "added": m.added}
+                    for m in report.markers
+                ],
             }
         )
     compare = []

@@ -101,6 +101,97 @@ async def sim_gpu_loop(base_url: str, observe: Observe, interval: float, clock: 
             await _pace(started, interval)
 
 
+SIM_LOG_MAX_BYTES = 8 * 1024 * 1024
+"""A ``/sim/log`` answer larger than this is not a simulator's (it sends 500 lines at most)."""
+SIM_LOG_MAX_LINE = 16 * 1024
+"""Characters of one log line kept (the rest is cut: a line is read, never parsed further)."""
+
+
+async def sim_log_loop(
+    base_url: str,
+    observe: Observe,
+    *,
+    clock: Clock | None = None,
+    every: float = 0.5,
+    primed: asyncio.Event | None = None,
+) -> None:
+    """Follow a simulated Spark's vLLM log over HTTP (``GET /sim/log?after=N``), as raw ``log``
+    events, a few times a second. The first read brings the latest lines (its startup among them)
+    and sets ``primed``; lines the simulator forgot before they were read are said as one line.
+
+    A line is stamped with the time the simulator logged it, kept between the previous line's time
+    and now (another host's clock may be off; the session's clock is this one). An answer that is
+    not the simulator's (an error, the wrong shape) is retried after a pause: the scrapes tell when
+    the server is away. Never raises.
+    """
+    clock = clock or SystemClock()
+    after: int | None = None
+    last_t = -math.inf
+    async with httpx.AsyncClient(timeout=2.0, trust_env=False) as client:
+        while True:
+            page: tuple[list[str], list[float], int, int] | None = None
+            try:
+                response = await client.get(
+                    base_url + "/sim/log", params=None if after is None else {"after": str(after)}
+                )
+                response.raise_for_status()
+                if len(response.content) <= SIM_LOG_MAX_BYTES:
+                    page = _sim_log_page(orjson.loads(response.content))
+            except (httpx.HTTPError, orjson.JSONDecodeError):
+                page = None
+            if page is None:
+                if primed is not None:
+                    primed.set()
+                    primed = None
+                await asyncio.sleep(max(every, 2.0))
+                continue
+            lines, times, last, missed = page
+            now = clock.now()
+            if missed:
+                gone = f"[{missed} log lines were gone before they were read]"
+                observe(Event(now, "log", gone, "sparktop"))
+            for i, text in enumerate(lines):
+                logged = times[i] if i < len(times) else now
+                last_t = min(now, max(last_t, logged))
+                observe(Event(last_t, "log", text[:SIM_LOG_MAX_LINE], "vllm"))
+            after = last
+            if primed is not None:
+                primed.set()
+                primed = None
+            # a full page: more is waiting, read on at once (still yielding to the loop)
+            await asyncio.sleep(every if len(lines) < SIM_LOG_PAGE else 0)
+
+
+SIM_LOG_PAGE = 500
+"""The simulator's page size (``sparktop.sim.server.LOG_PAGE``): a full page means more to read."""
+
+
+def _sim_log_page(page: object) -> tuple[list[str], list[float], int, int] | None:
+    """(lines, times, last, missed) of a ``/sim/log`` answer, or None when it is not one."""
+    if not isinstance(page, dict):
+        return None
+    lines, times = page.get("lines"), page.get("times", [])
+    last, missed = page.get("last"), page.get("missed", 0)
+    if (
+        not isinstance(lines, list)
+        or not all(isinstance(line, str) for line in lines)
+        or not isinstance(times, list)
+        or not all(_finite(t) for t in times)
+        or not isinstance(last, int)
+        or isinstance(last, bool)
+        or last < 0
+        or not isinstance(missed, int)
+        or isinstance(missed, bool)
+        or missed < 0
+    ):
+        return None
+    return lines, [float(t) for t in times], last, missed
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 DRAIN_EVERY_S = 0.5
 """How often a container's log and readings are handed to the session (at most; ``interval`` if less)."""
 STATE_EVERY_S = 10.0

@@ -1,10 +1,11 @@
 """`sparktop demo`: the simulated Spark, a workload and the live dashboard, with no set-up.
 
 The simulator runs in-process on a free loopback port (its own thread and event loop); the session
-scrapes it over HTTP and reads its modelled GB10 exactly as it would a real server, so everything
-on screen comes through the same path as a real run. The default workload loops through calm
-traffic, a ramp, a burst that fills the queue and the KV cache, and recovery. The session is
-recorded by default.
+scrapes it over HTTP and reads its modelled GB10 and its log (``/sim/gpu``, ``/sim/log``) as
+``watch URL`` of a simulator does, so everything on screen comes through the same path as a real
+run. The default workload loops through calm traffic, a ramp, a burst that fills the queue and the
+KV cache, and recovery. The session is recorded by default, and where to is said once the
+dashboard (or ``--headless``) ends, after ``--duration S`` or a quit.
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from sparktop.cli import CliError
 from sparktop.clock import Clock, SystemClock
 from sparktop.commands.recording import record_feed, workload_meta
-from sparktop.commands.watch import dashboard, headless
+from sparktop.commands.watch import dashboard, headless, say_recorded
 from sparktop.config import Settings, load_settings
 from sparktop.feeds import LiveFeed
 from sparktop.live import LiveOptions, live_feed
-from sparktop.model import Event, TargetInfo
+from sparktop.model import TargetInfo
 from sparktop.session import Session
 from sparktop.smoke.slo import as_meta, resolve
 
@@ -53,10 +53,13 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, OSError, TimeoutError, SimStartupError) as exc:
         raise CliError(f"the simulated Spark did not start: {exc}") from None
     try:
-        feed = demo_feed(handle.url, profile, settings, handle.server.add_log_listener, workload, args)
+        feed = demo_feed(handle.url, profile, settings, workload, args)
         if args.headless:
-            return asyncio.run(headless(feed, settings, count=None, out=sys.stdout, duration=args.duration))
-        return dashboard(feed, settings, objectives=resolve())  # the default SLOs of a DGX Spark
+            code = asyncio.run(headless(feed, settings, count=None, out=sys.stdout, duration=args.duration))
+            say_recorded(feed.session, sys.stderr)
+            return code
+        # the default SLOs of a DGX Spark; --duration ends the dashboard as `q` would
+        return dashboard(feed, settings, objectives=resolve(), duration=args.duration)
     finally:
         handle.stop()
 
@@ -65,19 +68,21 @@ def demo_feed(
     url: str,
     profile: str,
     settings: Settings,
-    add_log_listener: Callable[[Callable[[str], None]], None],
     workload: Any,
     args: argparse.Namespace,
     clock: Clock | None = None,
 ) -> LiveFeed:
-    """The live feed of a demo: scrapes, the simulated GPU, the sim's log, the workload, a recording."""
+    """The live feed of a demo: scrapes, the simulated GPU, the sim's log, the workload, a recording.
+
+    The log is read over HTTP (``/sim/log``) like the rest: the lines the simulator wrote before
+    the dashboard was up (its startup) come with the first read.
+    """
     clock = clock or SystemClock()
     target = TargetInfo(label=url, kind="simulator", profile=profile, simulated=True)
-    options = LiveOptions(interval=settings.interval, window_s=settings.window, span_s=300.0, gpu="sim")
-    options.extra_sources = (
-        lambda s: follow_log(s, add_log_listener, clock),
-        lambda s: drive(s, url, workload, clock),
+    options = LiveOptions(
+        interval=settings.interval, window_s=settings.window, span_s=300.0, gpu="sim", sim_log=True
     )
+    options.extra_sources = (lambda s: drive(s, url, workload, clock),)
     feed = live_feed(target, url, options, clock)
     record_feed(
         feed,
@@ -92,21 +97,6 @@ def demo_feed(
         name_hint=profile,
     )
     return feed
-
-
-async def follow_log(
-    session: Session, add_log_listener: Callable[[Callable[[str], None]], None], clock: Clock
-) -> None:
-    """The simulator's vLLM log lines, from its thread into this loop, as raw log events."""
-    loop = asyncio.get_running_loop()
-
-    def line(text: str) -> None:
-        event = Event(clock.now(), "log", text.rstrip("\n"), "vllm")
-        with contextlib.suppress(RuntimeError):  # the loop closed: the session is over
-            loop.call_soon_threadsafe(session.observe, event)
-
-    add_log_listener(line)
-    await asyncio.Event().wait()
 
 
 async def drive(session: Session, url: str, workload: Any, clock: Clock, interval: float = 1.0) -> None:

@@ -1,7 +1,8 @@
 """`sparktop profile`: serving profiles from and to ``docker run`` lines.
 
-- ``import [FILE|-] [-o OUT.toml]``: a pasted ``docker run ... vllm/vllm-openai:... --model ...``
-  command becomes a profile (``-e NAME=value`` keeps NAME only: values are never stored);
+- ``import [FILE|-|docker run ...] [-o OUT.toml]``: a ``docker run ... vllm/vllm-openai:...
+  --model ...`` command, given as the arguments, in a file or pasted, becomes a profile
+  (``-e NAME=value`` keeps NAME only: values are never stored);
 - ``show PROFILE.toml [--docker-run]``: what the profile launches, or the equivalent command;
 - ``check PROFILE.toml``: problems with the file (file, line and a hint), before anything starts.
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from sparktop import fmt
@@ -45,18 +48,57 @@ def _load(path: str) -> Profile:
         raise CliError(f"{exc.where}{exc.problem}", hint=exc.hint) from None
 
 
-def _read_command(source: str | None) -> str:
-    if source in (None, "-"):
+def split_import_args(words: Sequence[str]) -> tuple[list[str], str | None, bool]:
+    """(the command or file, ``-o`` value, ``--force``) from what follows ``profile import``.
+
+    The command may be given as arguments (``profile import docker run --gpus all ...``), so the
+    parser hands everything after the first word over as it is; sparktop's own ``-o OUT``,
+    ``--output OUT`` and ``--force`` are taken off its end (docker and vLLM have no such options).
+    """
+    rest = list(words)
+    output: str | None = None
+    force = False
+    while rest:
+        if rest[-1] == "--force":
+            force = True
+            rest.pop()
+        elif rest[-1].startswith("--output="):
+            output = output or rest.pop().partition("=")[2]
+        elif len(rest) >= 2 and rest[-2] in ("-o", "--output"):
+            output = output or rest[-1]
+            del rest[-2:]
+        else:
+            break
+    return rest, output, force
+
+
+def _is_command(word: str) -> bool:
+    """A single argument that is the command itself (quoted), not a file holding it."""
+    first = word.split(None, 1)[0] if word.strip() else ""
+    return any(c.isspace() for c in word.strip()) or first in ("docker", "sudo")
+
+
+def _read_command(words: Sequence[str]) -> str:
+    if not words or list(words) == ["-"]:
         if sys.stdin.isatty():
             print("paste the docker run command, then Ctrl-D:", file=sys.stderr)
         text = sys.stdin.read(MAX_COMMAND_BYTES + 1)
         where = "standard input"
+    elif len(words) > 1 or (not Path(words[0]).is_file() and _is_command(words[0])):
+        # the command line as arguments: one quoted string, or the words the shell split it into
+        text = words[0] if len(words) == 1 else shlex.join(words)
+        where = "the command line"
     else:
+        source = words[0]
         try:
             with open(source, encoding="utf-8", errors="replace") as f:
                 text = f.read(MAX_COMMAND_BYTES + 1)
         except OSError as exc:
-            raise CliError(f"{source}: cannot read ({exc.strerror or exc})", hint="check the path") from None
+            raise CliError(
+                f"{source}: cannot read ({exc.strerror or exc})",
+                hint="give a file holding the command, '-' to paste it, or the command itself: "
+                "sparktop profile import docker run ... IMAGE --model MODEL",
+            ) from None
         where = source
     if len(text) > MAX_COMMAND_BYTES:
         raise CliError(f"{where}: more than 1 MiB: not a docker run command", hint="paste just the command")
@@ -66,7 +108,10 @@ def _read_command(source: str | None) -> str:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    text = _read_command(args.file)
+    words, output, force = split_import_args(args.file or [])
+    args.output = args.output or output
+    args.force = args.force or force
+    text = _read_command(words)
     try:
         profile = parse_docker_run(text)
     except ProfileError as exc:

@@ -1,13 +1,21 @@
-"""`sparktop replay FILE`: a recording in the dashboard, with the replay bar."""
+"""`sparktop replay FILE`: a recording in the dashboard, with the replay bar. Markers added with
+``m`` are kept next to the recording (``FILE.markers.json``): the next replay and ``report`` show them."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
+from typing import TYPE_CHECKING, TextIO
 
+from sparktop import fmt
 from sparktop.cli import EXIT_OK, CliError
 from sparktop.config import load_settings
 from sparktop.recording.format import RecordingError
 from sparktop.recording.reader import Recording
+
+if TYPE_CHECKING:
+    from sparktop.recording.replay import ReplayFeed
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,4 +46,21 @@ def run(args: argparse.Namespace) -> int:
         app.run()
     finally:
         recording.close()
+    say_markers(feed, sys.stderr)
     return app.return_code or EXIT_OK
+
+
+def say_markers(feed: ReplayFeed, out: TextIO) -> None:
+    """Where the markers added in this replay were kept, or why they were not (on the restored
+    terminal, once the dashboard has closed)."""
+    if not feed.added:
+        return
+    if feed.save_problem is not None:
+        line = f"{feed.save_problem} (shown in this replay only)"
+    elif feed.markers_file is not None:
+        line = f"markers saved to {feed.markers_file} (replay and report read them)"
+    else:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        out.write(fmt.clean(line) + "\n")
+        out.flush()

@@ -25,8 +25,8 @@ from sparktop import fmt
 from sparktop.cli import EXIT_OK, CliError
 from sparktop.commands.recording import record_feed
 from sparktop.config import Settings, load_settings
-from sparktop.feeds import Feed
-from sparktop.live import LiveOptions, live_feed
+from sparktop.feeds import Feed, LiveFeed
+from sparktop.live import LiveOptions, live_feed, probe
 from sparktop.model import Frame, LatencyStats, Num, ServerStatus, TargetInfo, Unknown
 from sparktop.vllm.scrape import BadTarget, base_url
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from sparktop.commands.watch_container import EventPrinter, Relay
-    from sparktop.feeds import LiveFeed
+    from sparktop.session import Session
     from sparktop.smoke.slo import Objective
 
 
@@ -55,21 +55,44 @@ def run(args: argparse.Namespace) -> int:
         url = base_url(target)
     except BadTarget as exc:
         raise CliError(str(exc), hint="give the server's base URL, e.g. http://127.0.0.1:8000") from None
-    options = LiveOptions(interval=settings.interval, window_s=settings.window, span_s=300.0)
-    info = TargetInfo(label=url, kind="url")
     log_path = getattr(args, "log", None)
-    if log_path is not None:
-        _follow_log(options, Path(log_path))
-    feed = live_feed(info, url, options)
-    record_feed(feed, args, settings, options, what="watch", simulated=False, default=settings.record_watch)
+    simulated = asyncio.run(probe(url, model=False)).simulated
+    feed = url_feed(url, args, settings, simulated=simulated)
     if args.headless:
         printer = None
         if log_path is not None:
             from sparktop.commands.watch_container import EventPrinter
 
             printer = EventPrinter(sys.stdout, None, prefix="# ", details=True)
-        return asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout, events=printer))
+        code = asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout, events=printer))
+        say_recorded(feed.session, sys.stderr)
+        return code
     return dashboard(feed, settings)
+
+
+def url_feed(url: str, args: argparse.Namespace, settings: Settings, *, simulated: bool) -> LiveFeed:
+    """The live feed of ``watch URL`` (recorded when the options ask for it).
+
+    The simulated Spark (``simulated``: it answers ``/sim/stats``) has no NVML GPU: its modelled
+    GB10 and unified memory come from ``/sim/gpu`` and its vLLM log from ``/sim/log``, as in
+    ``demo``; this host's own readings would sit beside them as if they were the server's.
+    """
+    log_path = getattr(args, "log", None)
+    options = LiveOptions(
+        interval=settings.interval,
+        window_s=settings.window,
+        span_s=300.0,
+        gpu="sim" if simulated else "nvml",
+        sim_log=simulated and log_path is None,  # a log file given is the log to follow
+    )
+    info = TargetInfo(label=url, kind="simulator" if simulated else "url", simulated=simulated)
+    if log_path is not None:
+        _follow_log(options, Path(log_path))
+    feed = live_feed(info, url, options)
+    record_feed(
+        feed, args, settings, options, what="watch", simulated=simulated, default=settings.record_watch
+    )
+    return feed
 
 
 def _follow_log(options: LiveOptions, path: Path) -> None:
@@ -88,12 +111,55 @@ def _follow_log(options: LiveOptions, path: Path) -> None:
     )
 
 
-def dashboard(feed: Feed, settings: Settings, objectives: Sequence[Objective] = ()) -> int:
+def dashboard(
+    feed: Feed,
+    settings: Settings,
+    objectives: Sequence[Objective] = (),
+    *,
+    duration: float | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """The dashboard on ``feed`` until quit (or ``duration`` seconds, a live feed only); then, when
+    the session was recorded, where to (on ``err``, default stderr, as ``load`` says it)."""
     from sparktop.tui.app import make_app
 
     app = make_app(settings, feed, objectives=objectives)
+    if duration is not None and isinstance(feed, LiveFeed):
+
+        async def end(session: object) -> None:
+            # a source on the app's own loop: the app ends as on `q` (the feed's closers, the
+            # recording among them, finish before `run` returns)
+            await asyncio.sleep(duration)
+            app.exit()
+
+        feed.sources.append(end)
     app.run()
+    say_recorded(getattr(feed, "session", None), err or sys.stderr)
     return app.return_code or EXIT_OK
+
+
+def recording_line(session: Session | None) -> str | None:
+    """``recorded to PATH`` (or why not, or where it stopped); None when nothing was to be recorded."""
+    if session is None:
+        return None
+    status = session.recording_status() if session.recording_status is not None else session.recording
+    if status is None:
+        return None
+    if status.ok:
+        return f"recorded to {status.path}"
+    if session.recording_status is None:  # the file could not be created
+        return fmt.clean(status.detail) or f"not recorded to {status.path}"
+    return f"recorded to {status.path}, stopped early: {fmt.clean(status.detail)}"
+
+
+def say_recorded(session: Session | None, out: TextIO) -> None:
+    """Print ``recording_line`` (after the view has closed: on the restored terminal)."""
+    line = recording_line(session)
+    if line is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        out.write(line + "\n")
+        out.flush()
 
 
 def _ms(value: Num) -> str:

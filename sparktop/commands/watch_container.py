@@ -28,6 +28,7 @@ import httpx
 from sparktop import fmt
 from sparktop.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
 from sparktop.commands.recording import container_meta, profile_meta, record_feed
+from sparktop.commands.watch import say_recorded
 from sparktop.config import Settings
 from sparktop.feeds import Emit, LiveFeed, SourceFactory
 from sparktop.live import LiveOptions, live_feed
@@ -495,6 +496,7 @@ async def _launch_and_watch(
     relay = Relay(feed)
     feed_task = asyncio.create_task(relay.feed.run(relay.emit))
     printer = EventPrinter(out, launched_at, prefix="# " if args.headless else "")
+    watched = False
     try:
         failure = await follow_startup(
             relay,
@@ -513,6 +515,7 @@ async def _launch_and_watch(
         model = relay.session.target.model
         out.write(f"# ready after {time.time() - launched_at:.1f} s: {handle.url} serving {model}\n")
         out.flush()
+        watched = True
         if args.headless:
             from sparktop.commands.watch import headless
 
@@ -529,6 +532,8 @@ async def _launch_and_watch(
         feed_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await feed_task
+        if watched:  # the recording is closed now (a closer of the feed)
+            say_recorded(relay.session, err)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -567,7 +572,9 @@ def run_attach(args: argparse.Namespace, settings: Settings) -> int:
         from sparktop.commands.watch import headless
 
         printer = EventPrinter(sys.stdout, handle.started_at or time.time(), prefix="# ", details=True)
-        return asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout, events=printer))
+        code = asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout, events=printer))
+        say_recorded(feed.session, sys.stderr)
+        return code
     from sparktop.commands.watch import dashboard
 
     return dashboard(feed, settings)

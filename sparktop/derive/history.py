@@ -28,8 +28,18 @@ SERIES: tuple[str, ...] = (
     "gpu_temp",
     "mem_gpu_bytes",
     "mem_available_bytes",
+    "prefix_hit_rate",
+    "spec_acceptance",
+    "queue_p50",
+    "queue_p99",
+    "prefill_p50",
+    "prefill_p99",
+    "decode_p50",
+    "decode_p99",
 )
-"""Every series a view may plot, in a fixed order."""
+"""Every series a view may plot, in a fixed order. ``queue_*``, ``prefill_*`` and ``decode_*`` are the
+server histograms' window percentiles of the time requests spend queued, in prefill and in decode;
+``prefix_hit_rate`` and ``spec_acceptance`` are NaN where the server has no prefix cache or drafts."""
 
 
 class HistoryStore:

@@ -4,24 +4,32 @@ The feed keeps a position on the recording's clock. Playing moves it forward by 
 the speed; every observation up to the position goes into the session, exactly as it did live, and
 the frame is taken at the position. Seeking rebuilds the session from far enough back to fill the
 windows and the history a frame shows, so the figures at any moment equal the live ones.
+
+Markers added during a replay (``m``) are saved next to the recording (``markers.py``), never into
+it; a replay shows them, and those of earlier replays, among the recording's own events.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import heapq
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from sparktop.feeds import Emit
 from sparktop.model import Event, Frame, ReplayStatus, Unknown
 from sparktop.recording.format import RecordingError
+from sparktop.recording.markers import Marker, MarkerError, read_markers, save_markers
 from sparktop.recording.reader import Recording
 from sparktop.session import Session
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 MARK_KINDS = ("event",)
+REPLAY_MARK = {"added": "replay"}
+"""The data of a marker added in a replay (one added live has none)."""
 
 
 @dataclass
@@ -43,6 +51,7 @@ class ReplayFeed:
         frame_every: float = 0.1,
         start_at: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        keep_markers: bool = True,
     ) -> None:
         self.recording = recording
         self.span_s = span_s
@@ -53,7 +62,28 @@ class ReplayFeed:
         self.window_s = recording.setting("window", 60.0)
         self.rate_window_s = recording.setting("rate_window", 10.0)
         self._clock = clock
-        self._event_times = recording.times(MARK_KINDS)
+        self.keep_markers = keep_markers
+        """Save markers added here next to the recording, and show those saved before."""
+        self.markers: list[Marker] = []
+        """The markers of replays (this one's and earlier ones'), oldest first."""
+        self.added = 0
+        """Markers added in this replay."""
+        self.markers_file: Path | None = None
+        """Where they were saved (None: nothing saved yet)."""
+        self.markers_problem: str | None = None
+        """Why the markers of earlier replays could not be read."""
+        self.save_problem: str | None = None
+        """Why the latest marker could not be saved (None: saved, or none added)."""
+        self._extra: list[Event] = []
+        """Events that are not in the recording: replay markers, and why they could not be saved."""
+        if keep_markers:
+            self.markers, self.markers_problem = read_markers(recording.path)
+            self._extra = [Event(m.t, "marker", m.note, "user", data=REPLAY_MARK) for m in self.markers]
+            if self.markers_problem is not None:
+                self._extra.append(
+                    Event(recording.start, "error", self.markers_problem, "sparktop", "warning")
+                )
+        self._event_times = sorted([*recording.times(MARK_KINDS), *(m.t for m in self.markers)])
         self.session = self._new_session()
         self._cursor: _Cursor | None = None
         self.position = recording.start
@@ -104,6 +134,14 @@ class ReplayFeed:
                 Event(t, "error", f"recording unreadable from here: {exc}", "sparktop", "error")
             )
 
+    def _arrivals(self, start: float) -> Iterator[tuple[float, object]]:
+        """The recording's observations from ``start``, with the events it does not hold at their
+        moments (a snapshot: a marker added later is already in the session)."""
+        extra = tuple((e.t, e) for e in self._extra if e.t >= start)
+        if not extra:
+            return self.recording.arrivals(t_from=start)
+        return heapq.merge(self.recording.arrivals(t_from=start), extra, key=lambda arrival: arrival[0])
+
     def seek(self, t: float) -> None:
         """Jump to ``t`` (clamped to the recording)."""
         t = min(max(t, self.recording.start), self.recording.end)
@@ -118,7 +156,7 @@ class ReplayFeed:
         earlier = self.recording.last_before("info", start)
         if earlier is not None:  # what the server said about itself before the window still holds
             self.session.observe(earlier)  # type: ignore[arg-type]
-        self._cursor = _Cursor(self.recording.arrivals(t_from=start))
+        self._cursor = _Cursor(self._arrivals(start))
         self.position = t
         self._feed_until(t)
 
@@ -160,8 +198,25 @@ class ReplayFeed:
         self.seek(self.recording.end)
 
     def mark(self, note: str) -> None:
-        """Markers belong to live sessions; in a replay they are shown but not saved."""
-        self.session.observe(Event(self.position, "marker", note, source="user"))
+        """A marker at the replay's position, shown at once and saved next to the recording; where
+        it cannot be saved (a read-only folder), an event says why and it lasts this replay only."""
+        event = Event(self.position, "marker", note, "user", data=REPLAY_MARK)
+        self.session.observe(event)
+        bisect.insort(self._extra, event, key=lambda e: e.t)
+        bisect.insort(self._event_times, event.t)
+        self.added += 1
+        if not self.keep_markers:
+            return
+        marker = Marker(event.t, note)
+        bisect.insort(self.markers, marker, key=lambda m: m.t)
+        try:
+            self.markers_file = save_markers(self.recording.path, self.markers)
+            self.save_problem = None
+        except MarkerError as exc:
+            self.save_problem = f"marker not saved: {exc}"
+            problem = Event(self.position, "error", self.save_problem, "sparktop", "warning")
+            self.session.observe(problem)
+            bisect.insort(self._extra, problem, key=lambda e: e.t)
 
     # ----------------------------------------------------------------------------------------------
     # frames

@@ -24,7 +24,9 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Literal, TextIO, cast
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -74,6 +76,12 @@ _FAULT_MESSAGE = "EngineCore encountered an issue. See stack trace (above) for t
 """Requests ``/sim/trace`` remembers (the oldest are forgotten first)."""
 DEAD_LINGER_S = 2.0
 """Model seconds a dead engine's API server keeps answering (503) before it exits."""
+LOG_KEEP = 5000
+"""Log lines the server remembers (``logs``, ``/sim/log``); the oldest are forgotten first."""
+LOG_PAGE = 500
+"""The most lines one ``/sim/log`` answer carries (a reader behind asks again at once)."""
+LOG_TAIL = 200
+"""The lines a first ``/sim/log`` read (no ``after``) gets: the latest ones, startup included."""
 
 
 class SimStartupError(RuntimeError):
@@ -201,7 +209,10 @@ class SimServer:
         self.phase = "process"
         self.error: str | None = None
         self.exit_code = 0
-        self.logs: deque[str] = deque(maxlen=5000)
+        self.logs: deque[str] = deque(maxlen=LOG_KEEP)
+        self._log_times: deque[float] = deque(maxlen=LOG_KEEP)
+        self._log_count = 0
+        """Lines logged so far: line ``n`` (from 1) is the ``n``-th, for ``/sim/log?after=N``."""
         self._listeners: list[Callable[[str], None]] = []
         self._http: HttpServer | None = None
         self._ready = asyncio.Event()
@@ -297,8 +308,11 @@ class SimServer:
         self._listeners.append(callback)
 
     def _log(self, line: st.LogLine) -> None:
-        text = st.LogFormat.render(line, self.clock.now())
+        now = self.clock.now()
+        text = st.LogFormat.render(line, now)
         self.logs.append(text)
+        self._log_times.append(now)
+        self._log_count += 1
         for callback in list(self._listeners):
             try:
                 callback(text)
@@ -474,7 +488,8 @@ class SimServer:
             self._log(st.bare(st.UVICORN, f'INFO:     {req.peer} - "{request_line}" {status} {reason}'))
 
     def _on_response(self, req: HttpRequest, status: int) -> None:
-        if not req.streamed:
+        # reading the log must not write to it: each read would find the line its last one wrote
+        if not req.streamed and req.path != "/sim/log":
             self._access(req, status)
         self.metrics.http(
             req.path if req.path in _ROUTES else "none", req.method, status, time.monotonic() - req.started
@@ -532,6 +547,47 @@ class SimServer:
 
     def _sim_stats(self, req: HttpRequest, conn: HttpConnection) -> None:
         self._reply(conn, req, 200, orjson.dumps(self.stats()))
+
+    def _sim_log(self, req: HttpRequest, conn: HttpConnection) -> None:
+        """vLLM's log lines for a reader in another process (``sparktop watch URL``), see ``log_page``."""
+        after: int | None = None
+        for key, value in parse_qsl(req.query):
+            if key == "after":
+                try:
+                    after = int(value)
+                except ValueError:
+                    after = -1
+                if after < 0:
+                    body = {"error": f"after must be a line number >= 0, got {_printable(value)[:40]!r}"}
+                    self._reply(conn, req, 400, orjson.dumps(body))
+                    return
+        self._reply(conn, req, 200, orjson.dumps(self.log_page(after)))
+
+    def log_page(self, after: int | None) -> dict[str, Any]:
+        """The lines after line number ``after`` (``GET /sim/log?after=N``), at most ``LOG_PAGE``.
+
+        Without ``after``, or with one beyond the last line (the reader knew an earlier run of the
+        server), the latest ``LOG_TAIL`` lines. ``last`` is the number of the last line returned
+        (the next read's ``after``), ``missed`` how many lines after ``after`` were already
+        forgotten, ``times`` when each line was logged (epoch seconds).
+        """
+        total = self._log_count
+        first = total - len(self.logs) + 1  # the oldest line still kept
+        if after is None or after > total:
+            start = max(first, total - LOG_TAIL + 1)
+            missed = 0
+        else:
+            start = max(first, after + 1)
+            missed = start - (after + 1)
+        end = min(total, start + LOG_PAGE - 1)
+        skip, count = start - first, max(0, end - start + 1)
+        return {
+            "simulated": True,
+            "last": end,
+            "missed": missed,
+            "lines": list(islice(self.logs, skip, skip + count)),
+            "times": list(islice(self._log_times, skip, skip + count)),
+        }
 
     def _json_body_error(self, req: HttpRequest) -> ApiError | None:
         media = req.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -686,6 +742,7 @@ _ROUTES: dict[str, tuple[tuple[str, ...], str]] = {
     "/sim/gpu": (("GET",), "_sim_gpu"),
     "/sim/stats": (("GET",), "_sim_stats"),
     "/sim/trace": (("GET",), "_sim_trace"),
+    "/sim/log": (("GET",), "_sim_log"),
 }
 
 

@@ -5,19 +5,31 @@ app runs the feed as a worker on its own loop; the feed posts ``FrameReady`` mes
 frame replaces an older one still waiting in the queue (a slow terminal drops stale frames instead
 of falling behind). Screens render the latest frame; pausing freezes what is drawn while the feed
 keeps collecting.
+
+SIGTERM, SIGHUP and SIGINT end the app the way ``q`` does (terminal restored, feed stopped, recording
+closed), on every screen, also when the terminal has stopped reading or has gone: see
+``TerminalOutput`` for why that needs more than Textual's own writer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import select
 import signal
-from collections.abc import Sequence
-from typing import ClassVar, Protocol, cast
+import stat
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
+from typing import Any, ClassVar, Protocol, TextIO, cast
 
-from textual.app import App, ScreenStackError
+from textual.app import App, AutopilotCallbackType, ScreenStackError
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.message import Message
 
 from sparktop.config import Settings
@@ -33,6 +45,145 @@ from sparktop.tui.screens.marker import MarkerScreen
 from sparktop.tui.themes import ThemeSpec, cycle_order, discover
 
 SPANS = (60.0, 300.0, 1800.0)
+
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+GRACE_S = 2.0
+"""How long an ending app waits for a terminal that takes nothing of what is left to write (the
+restoring sequences included) before it stops writing to it. A slow terminal that takes some gets all."""
+
+
+class TerminalOutput:
+    """The terminal as Textual's writer thread sees it (``write``, ``flush``, ``fileno``).
+
+    Textual's writer thread writes to a blocking stream, fed through a queue of 30 writes. When the
+    terminal stops reading (a stalled or dropped SSH session, a loaded tmux), the write blocks, the
+    queue fills and the app's loop blocks on it, so nothing scheduled on the loop (a signal's handler
+    included) runs; an app that does end joins the blocked writer without a timeout; and a hang-up
+    (EIO) kills the writer, leaving the loop blocked on the full queue for good. The charts screen
+    writes several times as much as the others, so it got there first.
+
+    This writes to a non-blocking descriptor of its own and waits for a slow terminal as before (the
+    same back-pressure), but once the app is ending (``give_up``) only while the terminal keeps taking
+    something; and a terminal that has gone ends the app rather than the writer thread.
+    """
+
+    def __init__(self, stream: TextIO, on_gone: Callable[[], None]) -> None:
+        self._encoding = stream.encoding or "utf-8"
+        self._errors = stream.errors or "strict"
+        fd = stream.fileno()
+        try:
+            # its own open file, so O_NONBLOCK does not reach the shell sharing the terminal's
+            self._fd = os.open(os.ttyname(fd), os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            self._fd = os.dup(fd)  # not a terminal that can be reopened: plain blocking writes
+        self._poll = select.poll()
+        self._poll.register(self._fd, select.POLLOUT)
+        self._on_gone = on_gone
+        self._patience: float | None = None
+        self._deadline = 0.0
+        self._final = False
+        self.gone = False
+        """The terminal has gone (or took nothing for too long while the app ended): writes are dropped."""
+
+    def give_up(self, after_s: float, *, final: bool = False) -> None:
+        """From now on, stop waiting for the terminal once it has taken nothing for ``after_s``;
+        ``final`` when the app is ending for good (a signal), so that no resumption waits again.
+
+        Safe in a signal handler: it only assigns attributes."""
+        if self._patience is None or after_s < self._patience:
+            self._deadline = time.monotonic() + after_s  # (first: the writer reads patience first)
+            self._patience = after_s
+        self._final = self._final or final
+
+    def carry_on(self) -> None:
+        """Wait for the terminal again (application mode resumed after a suspension)."""
+        if not self._final:
+            self._patience = None
+
+    def write(self, text: str) -> int:
+        data = memoryview(text.encode(self._encoding, self._errors))
+        while data and not self.gone:
+            try:
+                data = data[os.write(self._fd, data) :]
+            except BlockingIOError:
+                patience = self._patience
+                if patience is not None and time.monotonic() >= self._deadline:
+                    self.gone = True
+                else:
+                    self._poll.poll(100)
+            except OSError:  # EIO after a hang-up, or any other end of the terminal
+                self.gone = True
+                self._on_gone()
+            else:
+                patience = self._patience
+                if patience is not None:  # it took something: it gets as long again
+                    self._deadline = time.monotonic() + patience
+        return len(text)
+
+    def flush(self) -> None:
+        """Every write is complete (or dropped) when it returns."""
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+
+class SparktopDriver(LinuxDriver):
+    """Textual's Linux driver writing through a ``TerminalOutput``."""
+
+    def __init__(
+        self, app: App[Any], *, debug: bool = False, mouse: bool = True, size: tuple[int, int] | None = None
+    ) -> None:
+        super().__init__(app, debug=debug, mouse=mouse, size=size)
+        self._stream = cast(TextIO, sys.__stderr__)
+        self.output: TerminalOutput | None = None
+
+    def start_application_mode(self) -> None:
+        if self.output is None:
+            loop = asyncio.get_running_loop()
+            app = self._app
+
+            def gone() -> None:  # in the writer thread: the terminal has hung up
+                with contextlib.suppress(RuntimeError):  # the loop has closed: the app has ended
+                    loop.call_soon_threadsafe(app.exit)
+
+            self.output = TerminalOutput(self._stream, gone)
+        self.output.carry_on()
+        self._file = cast(Any, self.output)
+        super().start_application_mode()  # type: ignore[no-untyped-call]
+
+    def stop_application_mode(self) -> None:
+        if self.output is not None:
+            self.output.give_up(GRACE_S)
+        super().stop_application_mode()
+
+    def close(self) -> None:
+        super().close()
+        if self.output is not None:
+            if self.output.gone:
+                self._forget_terminal(self.output.fileno())
+            self.output.close()
+            self.output = None
+
+    @staticmethod
+    def _forget_terminal(fd: int) -> None:
+        """Point this process's stdout and stderr, where they are the terminal that has gone, at
+        /dev/null: a line printed after the view (where the recording went) would otherwise block on
+        a terminal that no longer reads, or fail on one that has hung up."""
+        with contextlib.suppress(OSError):
+            device = os.fstat(fd).st_rdev
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                for std in (1, 2):
+                    with contextlib.suppress(OSError):
+                        info = os.fstat(std)
+                        if stat.S_ISCHR(info.st_mode) and info.st_rdev == device:
+                            os.dup2(null, std)
+            finally:
+                os.close(null)
 
 
 class FrameReady(Message):
@@ -88,6 +239,8 @@ class SparktopApp(App[int]):
         self.paused = False
         self.frames_received = 0
         self.frames_drawn = 0
+        self._signalled = False
+        self._loop_for_signals: asyncio.AbstractEventLoop | None = None
         for spec in self.themes.values():
             self.register_theme(spec.theme)
         wanted = settings.theme if settings.theme in self.themes else "dark"
@@ -106,12 +259,67 @@ class SparktopApp(App[int]):
             variables.setdefault(key, variables.get(fallback, "white"))
         return variables
 
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        return SparktopDriver if driver is LinuxDriver else driver
+
+    def run(self, *args: Any, **kwargs: Any) -> int | None:
+        # the handlers stay until the loop has finished (the recording closes in its last moments)
+        with self._ending_signals():
+            return super().run(*args, **kwargs)
+
+    async def run_async(
+        self,
+        *,
+        headless: bool = False,
+        inline: bool = False,
+        inline_no_clear: bool = False,
+        mouse: bool = True,
+        size: tuple[int, int] | None = None,
+        auto_pilot: AutopilotCallbackType | None = None,
+    ) -> int | None:
+        self._loop_for_signals = asyncio.get_running_loop()
+        if self._signalled:
+            self.exit()
+        with self._ending_signals():
+            return await super().run_async(
+                headless=headless,
+                inline=inline,
+                inline_no_clear=inline_no_clear,
+                mouse=mouse,
+                size=size,
+                auto_pilot=auto_pilot,
+            )
+
+    @contextlib.contextmanager
+    def _ending_signals(self) -> Iterator[None]:
+        """SIGTERM, SIGHUP and SIGINT end the app while this lasts (where signals can be caught).
+
+        Python handlers, not the loop's: they run in the main thread between two bytecodes, also
+        while the loop is blocked writing to a terminal that does not read, which a handler waiting
+        for the loop would never get past."""
+        previous: dict[signal.Signals, Any] = {}
+        for sig in ENDING_SIGNALS:
+            with contextlib.suppress(ValueError, OSError):  # not the main thread
+                previous[sig] = signal.signal(sig, self._on_ending_signal)
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                if signal.getsignal(sig) == self._on_ending_signal:
+                    signal.signal(sig, handler)
+
+    def _on_ending_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signalled = True
+        driver = self._driver
+        if isinstance(driver, SparktopDriver) and driver.output is not None:
+            driver.output.give_up(GRACE_S, final=True)
+        loop = self._loop_for_signals
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: the app is over
+                loop.call_soon_threadsafe(self.exit)
+
     def on_mount(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            # a kill or a dropped SSH session ends the app cleanly: terminal restored, recording closed
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.exit)
         self.switch_mode("dashboard")
         self.run_worker(self.feed.run(self._emit), name="feed", exclusive=True, exit_on_error=False)
 
@@ -189,17 +397,43 @@ class SparktopApp(App[int]):
         self.push_screen(MarkerScreen(), done)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.help_rows()))
+        self.push_screen(HelpScreen(self.help_sections()))
 
-    def help_rows(self) -> list[tuple[str, str]]:
-        """(key, what it does) for every key the app answers."""
-        rows = []
-        for binding in self._bindings_list():
-            rows.append((binding.key_display or binding.key, HELP.get(binding.action, binding.description)))
-        return rows
+    def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """(heading, rows of (keys, what they do)) for every key the app answers, then the keys of
+        the screen the help is opened on. Bindings of the same action, and the pairs in ``PAIRED``,
+        share a row."""
+        replay = self._replay_bindings()
+        sections = [
+            ("", self._rows([b for b in self._bindings_list() if b not in replay])),
+            ("replay", self._rows(replay)),
+        ]
+        with contextlib.suppress(ScreenStackError):
+            screen = self.screen
+            # the keys the screen's class adds (not Textual's own, such as tab between widgets)
+            own = [b for b in vars(type(screen)).get("BINDINGS", ()) if isinstance(b, Binding)]
+            name = type(screen).__name__.removesuffix("Screen").lower()
+            sections.append((f"{name} screen", self._rows(own, prefix=False)))
+        return [(heading, rows) for heading, rows in sections if rows]
+
+    def _rows(self, bindings: list[Binding], prefix: bool = True) -> list[tuple[str, str]]:
+        keys: dict[str, list[str]] = {}
+        what: dict[str, str] = {}
+        for binding in bindings:
+            action = PAIRED.get(binding.action, binding.action)
+            display = self.get_key_display(binding)
+            keys.setdefault(action, [])
+            if display not in keys[action]:
+                keys[action].append(display)
+            text = HELP.get(action, binding.description) if prefix else binding.description
+            what.setdefault(action, text)
+        return [(" ".join(keys[action]), what[action]) for action in keys]
 
     def _bindings_list(self) -> list[Binding]:
         return [b for b in self.BINDINGS if isinstance(b, Binding)]
+
+    def _replay_bindings(self) -> list[Binding]:
+        return []
 
 
 HELP = {
@@ -208,21 +442,25 @@ HELP = {
     "span": "history span of the sparklines: 1 min, 5 min, 30 min",
     "mode('dashboard')": "dashboard (panels and sparklines)",
     "mode('charts')": "charts: larger plots with phase markers",
-    "mode('events')": "events: startup phases, workload phases, errors, markers",
+    "mode('events')": "events: startup and workload phases, errors, markers",
     "theme": "next theme (dark, light, high-contrast, your own)",
     "marker": "add a marker with a note at this moment",
     "help": "this help",
-    "replay('toggle')": "replay: play or pause",
-    "replay('faster')": "replay: faster (up to 64x)",
-    "replay('slower')": "replay: slower (down to 0.25x)",
-    "replay('forward')": "replay: step forward one scrape",
-    "replay('back')": "replay: step back one scrape",
-    "replay('next_mark')": "replay: next event or marker",
-    "replay('previous_mark')": "replay: previous event or marker",
-    "replay('to_start')": "replay: go to the start",
-    "replay('to_end')": "replay: go to the end",
-    "goto": "replay: go to a time (HH:MM:SS, +5m, -30s, 50%)",
+    "replay('toggle')": "play or pause",
+    "replay('faster')": "faster / slower (0.25x to 64x)",
+    "replay('back')": "step back / forward one scrape",
+    "replay('previous_mark')": "previous / next event or marker",
+    "replay('to_start')": "go to the start / the end",
+    "goto": "go to a time (HH:MM:SS, +5m, -30s, 50%)",
 }
+
+PAIRED = {
+    "replay('slower')": "replay('faster')",
+    "replay('forward')": "replay('back')",
+    "replay('next_mark')": "replay('previous_mark')",
+    "replay('to_end')": "replay('to_start')",
+}
+"""Actions listed on the row of another (opposites share a row of the help)."""
 
 
 def _span_name(span: float) -> str:
@@ -248,21 +486,31 @@ class ReplayControls(Protocol):
 class ReplayApp(SparktopApp):
     """The same dashboard, with the replay keys."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        *SparktopApp.BINDINGS,
+    REPLAY_BINDINGS: ClassVar[list[Binding]] = [
         Binding("space", "replay('toggle')", "play/pause", key_display="space"),
         Binding("plus,equals_sign", "replay('faster')", "faster", key_display="+"),
         Binding("minus", "replay('slower')", "slower", key_display="-"),
-        Binding("right", "replay('forward')", "step", key_display="→"),
         Binding("left", "replay('back')", "step back", key_display="←"),
-        Binding("right_square_bracket", "replay('next_mark')", "next event", key_display="]"),
+        Binding("right", "replay('forward')", "step", key_display="→"),
         Binding("left_square_bracket", "replay('previous_mark')", "previous event", key_display="["),
+        Binding("right_square_bracket", "replay('next_mark')", "next event", key_display="]"),
         Binding("home", "replay('to_start')", "start", key_display="home"),
         Binding("end", "replay('to_end')", "end", key_display="end"),
         Binding("g", "goto", "go to", key_display="g"),
     ]
+    BINDINGS: ClassVar[list[BindingType]] = [*SparktopApp.BINDINGS, *REPLAY_BINDINGS]
 
-    extra_keys = (("space", "play"), ("+-", "speed"), ("←→", "step"), ("[]", "event"), ("g", "go to"))
+    extra_keys = (
+        ("space", "play"),
+        ("+-", "speed"),
+        ("←→", "step"),
+        ("[]", "event"),
+        ("home/end", "start/end"),
+        ("g", "go to"),
+    )
+
+    def _replay_bindings(self) -> list[Binding]:
+        return list(self.REPLAY_BINDINGS)
 
     @property
     def controls(self) -> ReplayControls:

@@ -1,7 +1,11 @@
 """Pure drawing: sparklines and bars as strings, tested without a terminal.
 
-A sparkline's x axis is time: each column covers ``span / width`` seconds ending at ``now``, so
-every panel's columns line up and a gap in the data (server unreachable) shows as a gap.
+A sparkline's x axis is time, drawn from the right: the newest scrape is the last column. Until
+the history fills the span, each column is one scrape (or a whole number of scrapes, once there
+are more scrapes than columns), so 32 seconds of data draw as 32 columns rather than squeezed into
+the span's last few; once the span is full each column covers ``span / width`` seconds and the
+picture scrolls. Columns sit on a grid fixed in time, so a column keeps its content as time passes,
+every panel's columns line up, and a gap in the data (server unreachable) shows as a gap.
 """
 
 from __future__ import annotations
@@ -9,26 +13,113 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 EIGHTHS = " ▁▂▃▄▅▆▇█"
 FULL = "█"
 
+LATE_INTERVALS = 1.0
+"""A scrape more than this many intervals overdue leaves its column blank (a gap, not the last value)."""
 
-def columns(
-    t: Sequence[float], values: Sequence[float], width: int, now: float, span: float, how: str = "mean"
-) -> list[float]:
-    """Values bucketed into ``width`` time columns; NaN where a column has no data.
 
-    Column boundaries sit on multiples of the column's duration, so a column keeps its content as
-    time passes and only the newest (still filling) column changes until the next one begins.
-    ``t`` must be ascending (history is).
+@dataclass(frozen=True, slots=True)
+class TimeAxis:
+    """Where the columns of a sparkline sit in time: ``width`` columns of ``step`` seconds, the last
+    ending at ``end``. ``shown_s`` is how many seconds of the span the data covers."""
+
+    end: float
+    step: float
+    width: int
+    span_s: float
+    shown_s: float
+
+    @property
+    def full(self) -> bool:
+        return self.shown_s >= self.span_s
+
+    @property
+    def label(self) -> str:
+        """``5 min`` once the history fills the span, ``last 32 s`` until then."""
+        if self.full or self.shown_s <= 0:
+            return span_name(self.span_s)
+        return f"last {_seconds(self.shown_s)}"
+
+
+def span_name(span_s: float) -> str:
+    """``5 min``, ``1 min``, ``30 s``, ``1.5 min``."""
+    if span_s >= 60:
+        return f"{span_s / 60:.3g} min"
+    return f"{span_s:.3g} s"
+
+
+def _seconds(value: float) -> str:
+    total = round(value)
+    if total < 120:
+        return f"{total} s"
+    minutes, secs = divmod(total, 60)
+    return f"{minutes}m{secs:02d}s"
+
+
+_TOLERANCE = 1e-4
+"""Of a step or an interval: epoch seconds carry rounding errors far larger than 1e-9 of a step."""
+
+
+def _latest_slot(last: float, now: float, interval: float) -> float:
+    """The newest scrape's slot, or the slot of a scrape overdue by more than ``LATE_INTERVALS``
+    (then the slots after the newest scrape are shown, empty)."""
+    missed = max(0, math.floor((now - last) / interval - LATE_INTERVALS + _TOLERANCE))
+    return last + missed * interval
+
+
+def shown_seconds(t: Sequence[float], now: float, span: float, interval: float) -> float:
+    """How many seconds of the span the history ``t`` covers at ``now`` (each point stands for its
+    scrape interval): the span itself once the history reaches back that far, 0 without history."""
+    if not t or span <= 0:
+        return 0.0
+    interval = interval if interval > 0 else 1.0
+    shown = min(span, _latest_slot(t[-1], now, interval) - t[0] + interval)
+    return span if shown >= span - interval / 2 else shown
+
+
+def time_axis(t: Sequence[float], now: float, span: float, width: int, interval: float) -> TimeAxis:
+    """The axis for history times ``t`` (ascending, within the span) at ``now``.
+
+    One column per scrape while the scrapes fit; ``k`` scrapes per column once there are more
+    (k grows one at a time, so the picture halves, thirds... rather than jumping to the full
+    span's scale); ``span / width`` seconds per column once that is wider. The grid's phase follows
+    the scrapes (each scrape sits mid-column), so a scrape's small lateness never moves it into its
+    neighbour's column and leaves a blank one behind.
     """
-    if width <= 0 or span <= 0:
-        return [math.nan] * max(width, 0)
-    step = span / width
-    end = math.ceil(now / step) * step
-    start = end - span
-    stop_all = bisect_right(t, now)
+    interval = interval if interval > 0 else 1.0
+    width = max(width, 0)
+    if width == 0 or span <= 0 or not t:
+        return TimeAxis(now, span / width if width and span > 0 else 1.0, width, span, 0.0)
+    last = t[-1]
+    latest = _latest_slot(last, now, interval)
+    shown = shown_seconds(t, now, span, interval)
+    if width * interval >= span:
+        step = interval
+    else:
+        per_column = max(1, math.ceil(shown / interval / width - _TOLERANCE))
+        step = per_column * interval
+        if shown >= span or step * width >= span:
+            step = span / width
+    phase = math.fmod(last + interval / 2, interval)
+    end = phase + math.ceil((latest + interval / 2 - phase) / step - _TOLERANCE) * step
+    return TimeAxis(end, step, width, span, shown)
+
+
+def columns(t: Sequence[float], values: Sequence[float], axis: TimeAxis, how: str = "mean") -> list[float]:
+    """Values bucketed into the axis's columns; NaN where a column has no data.
+
+    ``t`` must be ascending (history is). A column of several points shows their mean, or their
+    largest value with ``how="max"`` (a spike must not average away).
+    """
+    width, step = axis.width, axis.step
+    if width <= 0:
+        return []
+    start = axis.end - width * step
+    stop_all = min(bisect_right(t, axis.end), len(values))  # a series the history lacks is no data
     out: list[float] = []
     lo = bisect_left(t, start, 0, stop_all)
     for col in range(width):

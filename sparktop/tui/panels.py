@@ -6,6 +6,7 @@ a dash and the panel's note says why (the reason travels with the value from whe
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -124,23 +125,25 @@ def kv_cache(frame: Frame) -> PanelView:
     tokens = f"{fmt.si(used)}/{fmt.si(capacity)} tok" if is_known(capacity) else ""
     preempted = f"{fmt.num(total, 0)} preempted in all" if is_known(total) else _reason(usage, capacity)
     preempt_level: Level = "bad" if is_known(preempt) and preempt > 0 else "ok"
-    return PanelView(
-        "kv",
-        "KV cache",
-        " · ".join(x for x in (fmt.pct(usage), tokens) if x),
-        (
-            Row("used", "kv_usage", fmt.pct(usage), "a", top=1.0, level=level),
-            Row(
-                "preempt",
-                "preemptions_per_s",
-                fmt.num(preempt, 2) + "/s" if is_known(preempt) else fmt.DASH,
-                "b",
-                how="max",
-                level=preempt_level,
-            ),
+    rows: tuple[Row, ...] = (
+        Row("used", "kv_usage", fmt.pct(usage), "a", top=1.0, level=level),
+        Row(
+            "preempt",
+            "preemptions_per_s",
+            fmt.num(preempt, 2) + "/s" if is_known(preempt) else fmt.DASH,
+            "b",
+            how="max",
+            level=preempt_level,
         ),
-        note=" · ".join(x for x in (preempted, _prefix_hits(f)) if x),
     )
+    hits: Num = f.prefix_cache_hit_rate if f else Unknown("no figures yet")
+    prefix = f"prefix hits {fmt.pct(hits, 0)}" if is_known(hits) else ""
+    if _served(frame, hits, "prefix_hit_rate"):
+        rows += (Row("hit rate", "prefix_hit_rate", fmt.pct(hits, 0), "c", top=1.0),)
+        if isinstance(hits, Unknown):
+            prefix = f"prefix hits: {hits.reason}"
+    headline = " · ".join(x for x in (fmt.pct(usage), tokens) if x)
+    return PanelView("kv", "KV cache", headline, rows, note=" · ".join(x for x in (preempted, prefix) if x))
 
 
 def ttft(frame: Frame) -> PanelView:
@@ -179,33 +182,41 @@ def decode(frame: Frame) -> PanelView:
     f = frame.figures
     agg: Num = f.decode_tps if f else Unknown("no figures yet")
     per: Num = f.decode_tps_per_request if f else Unknown("no figures yet")
+    rows: tuple[Row, ...] = (
+        Row("total", "decode_tps", fmt.si(agg), "a"),
+        Row("per user", "decode_per_user", fmt.num(per, 1), "b"),
+    )
+    accepted: Num = f.spec_decode_acceptance if f else Unknown("no figures yet")
+    speculative = _served(frame, accepted, "spec_acceptance")
+    if speculative:
+        rows += (Row("spec acc", "spec_acceptance", fmt.pct(accepted, 0), "c", top=1.0),)
     return PanelView(
         "decode",
         "Decode",
         f"{fmt.si(agg)} tok/s · {fmt.num(per, 1)}/user",
-        (
-            Row("total", "decode_tps", fmt.si(agg), "a"),
-            Row("per user", "decode_per_user", fmt.num(per, 1), "b"),
-        ),
+        rows,
         note=_reason(agg, per)
-        or _speculation(f)
+        or (_speculation(f, accepted) if speculative else "")
         or f"tokens/s while requests ran, over {fmt.duration(frame.rate_window_s)}",
     )
 
 
-def _speculation(f: Figures | None) -> str:
-    """``spec: 57% accepted · 2.15 tok/step`` when the server drafts tokens (MTP, EAGLE...)."""
-    if f is None or not is_known(f.spec_decode_acceptance):
-        return ""
-    length = fmt.num(f.spec_decode_mean_length, 2)
-    return f"spec: {fmt.pct(f.spec_decode_acceptance, 0)} accepted · {length} tok/step"
+def _served(frame: Frame, value: Num, series: str) -> bool:
+    """Whether the server has a figure it may lack (speculative decoding, a prefix cache): known
+    now, or known at some point of the plotted span (so an idle moment shows a dash and the
+    reason rather than making the row disappear)."""
+    if is_known(value):
+        return True
+    return not all(map(math.isnan, frame.history.series.get(series, ())))
 
 
-def _prefix_hits(f: Figures | None) -> str:
-    """``prefix hits 45%`` when the server's prefix cache was queried in the window."""
-    if f is None or not is_known(f.prefix_cache_hit_rate):
-        return ""
-    return f"prefix hits {fmt.pct(f.prefix_cache_hit_rate, 0)}"
+def _speculation(f: Figures | None, accepted: Num) -> str:
+    """``spec: 57% accepted · 2.15 tok/step`` when the server drafts tokens (MTP, EAGLE...), or why the
+    acceptance is unknown right now."""
+    if isinstance(accepted, Unknown):
+        return f"spec acc: {accepted.reason}"
+    length = fmt.num(f.spec_decode_mean_length, 2) if f else fmt.DASH
+    return f"spec: {fmt.pct(accepted, 0)} accepted · {length} tok/step"
 
 
 def prefill(frame: Frame) -> PanelView:

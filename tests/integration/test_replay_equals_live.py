@@ -39,7 +39,6 @@ async def test_replay_equals_live(tmp_path: Path) -> None:
             handle.url,
             "gemma4-26b-a4b-nvfp4",
             settings,
-            handle.server.add_log_listener,
             get_preset("C", quick=True),
             args,
             clock=SystemClock(),

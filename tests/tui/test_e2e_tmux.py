@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -20,23 +22,63 @@ pytestmark = [
 ]
 
 SPARKTOP = str(Path(sys.executable).parent / "sparktop")
+CHARTS = "Queue (requests)"  # a chart's title: the charts screen is up
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+def tmux(pane: str, *args: str) -> str:
+    """A tmux command on ``pane``'s own server (its socket is named after it), so that stopping or
+    killing that server touches nothing else on the machine."""
+    return subprocess.run(["tmux", "-L", pane, *args], capture_output=True, text=True, check=False).stdout
+
+
+def open_pane(tmp_path: Path, width: int, height: int) -> str:
+    name = f"sparktop-e2e-{uuid.uuid4().hex[:8]}"
+    env = [f"SPARKTOP_CONFIG={tmp_path / 'none.toml'}", f"XDG_DATA_HOME={tmp_path}", "TERM=xterm-256color"]
+    tmux(
+        name,
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        name,
+        "-x",
+        str(width),
+        "-y",
+        str(height),
+        *[part for e in env for part in ("-e", e)],
+    )
+    return name
+
+
+def close_pane(pane: str) -> None:
+    server = tmux(pane, "display-message", "-p", "-t", pane, "#{pid}").strip()
+    if server.isdigit():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(server), signal.SIGCONT)  # a test that failed while the server was stopped
+    tmux(pane, "kill-server")
+    # the server's socket (left behind by a server that was killed, as a dropped terminal's is)
+    sockets = Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}"
+    (sockets / pane).unlink(missing_ok=True)
 
 
 @pytest.fixture
 def pane(tmp_path: Path) -> Iterator[str]:
-    name = f"sparktop-e2e-{uuid.uuid4().hex[:8]}"
-    env = [f"SPARKTOP_CONFIG={tmp_path / 'none.toml'}", f"XDG_DATA_HOME={tmp_path}", "TERM=xterm-256color"]
-    tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", *[part for e in env for part in ("-e", e)])
+    name = open_pane(tmp_path, 120, 40)
     yield name
-    tmux("kill-session", "-t", name)
+    close_pane(name)
+
+
+@pytest.fixture
+def small_pane(tmp_path: Path) -> Iterator[str]:
+    """80x24: the operator's SSH window."""
+    name = open_pane(tmp_path, 80, 24)
+    yield name
+    close_pane(name)
 
 
 def screen(pane: str) -> str:
-    return tmux("capture-pane", "-p", "-t", pane)
+    return tmux(pane, "capture-pane", "-p", "-t", pane)
 
 
 def wait_for(pane: str, text: str, timeout: float = 30.0) -> str:
@@ -61,7 +103,49 @@ def wait_for_change(pane: str, previous: str, timeout: float = 10.0) -> str:
 
 
 def alternate_screen(pane: str) -> bool:
-    return tmux("display-message", "-p", "-t", pane, "#{alternate_on}").strip() == "1"
+    return tmux(pane, "display-message", "-p", "-t", pane, "#{alternate_on}").strip() == "1"
+
+
+def shell_pid(pane: str) -> int:
+    return int(tmux(pane, "display-message", "-p", "-t", pane, "#{pane_pid}").strip())
+
+
+def children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in found.stdout.split()]
+
+
+def sparktop_pid(pane: str) -> int:
+    """This pane's own sparktop: the shell's child (never another run's on the same machine)."""
+    pids = children(shell_pid(pane))
+    assert len(pids) == 1, pids
+    return pids[0]
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting for its parent."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while running(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not running(pid)
+
+
+def recording_complete(path: Path) -> bool:
+    from sparktop.recording.reader import Recording
+
+    recording = Recording.open(path)
+    try:
+        return recording.complete
+    finally:
+        recording.close()
 
 
 def decode_tps(shown: str) -> str:
@@ -70,7 +154,7 @@ def decode_tps(shown: str) -> str:
 
 
 def test_demo_values_move_and_the_terminal_is_restored(pane: str) -> None:
-    tmux("send-keys", "-t", pane, f"{SPARKTOP} demo --startup instant --speed 4 --no-record", "Enter")
+    tmux(pane, "send-keys", "-t", pane, f"{SPARKTOP} demo --startup instant --speed 4 --no-record", "Enter")
     first = wait_for(pane, "healthy")
     assert "SIMULATED" in first
     assert alternate_screen(pane)
@@ -81,26 +165,212 @@ def test_demo_values_move_and_the_terminal_is_restored(pane: str) -> None:
         samples.append(wait_for_change(pane, samples[-1]))
     # the workload drives the server: decode throughput moves
     assert len({decode_tps(s) for s in samples}) > 1, [decode_tps(s) for s in samples]
-    for key, title in (("c", "Queue (requests)"), ("e", "server healthy"), ("d", "Decode")):
-        tmux("send-keys", "-t", pane, key)
+    for key, title in (("c", CHARTS), ("e", "server healthy"), ("d", "Decode")):
+        tmux(pane, "send-keys", "-t", pane, key)
         wait_for(pane, title, timeout=10)
-    tmux("send-keys", "-t", pane, "q")
+    tmux(pane, "send-keys", "-t", pane, "q")
     deadline = time.monotonic() + 10
     while alternate_screen(pane) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alternate_screen(pane), "the terminal was left in the dashboard's screen"
-    tmux("send-keys", "-t", pane, "echo still-$((40+2))", "Enter")
+    tmux(pane, "send-keys", "-t", pane, "echo still-$((40+2))", "Enter")
     wait_for(pane, "still-42", timeout=15)  # the shell reads keys normally again
 
 
-def test_sigterm_restores_the_terminal(pane: str) -> None:
-    tmux("send-keys", "-t", pane, f"{SPARKTOP} demo --startup instant --no-record; echo exit=$?", "Enter")
-    wait_for(pane, "healthy")
-    shell = tmux("display-message", "-p", "-t", pane, "#{pane_pid}").strip()
-    # this pane's own sparktop: the shell's child (never another run's on the same machine)
-    pid = subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True, check=False).stdout.split()
-    assert len(pid) == 1, pid
-    os.kill(int(pid[0]), 15)
-    shown = wait_for(pane, "exit=", timeout=15)
-    assert not alternate_screen(pane)
+# --------------------------------------------------------------------------------------------------
+# signals: a kill, a dropped SSH session (SIGHUP) or an interrupt ends sparktop on every screen
+
+SIGNALS = {"HUP": signal.SIGHUP, "TERM": signal.SIGTERM, "INT": signal.SIGINT}
+SCREENS = {"dashboard": ("", "Decode"), "charts": ("c", CHARTS), "events": ("e", "server healthy")}
+ENDS_WITHIN_S = 15.0
+"""Ending takes a moment (the feed stops, the recording closes), a few seconds more when the
+terminal does not read, never minutes."""
+
+
+def start(pane: str, command: str, ready: str, key: str = "", shown: str = "") -> int:
+    """Run ``command`` in ``pane`` (its exit status printed after it), wait for ``ready``, press
+    ``key`` and wait for ``shown``; the pid of the sparktop it started."""
+    tmux(pane, "send-keys", "-t", pane, f"{command}; echo exit=$?", "Enter")
+    wait_for(pane, ready)
+    pid = sparktop_pid(pane)
+    if key:
+        tmux(pane, "send-keys", "-t", pane, key)
+        wait_for(pane, shown, timeout=15)
+    return pid
+
+
+def assert_ended_cleanly(pane: str, pid: int) -> None:
+    """Gone within the bound, nothing left behind it, the shell back on the main screen."""
+    assert gone_within(pid, ENDS_WITHIN_S), f"sparktop was still running {ENDS_WITHIN_S:.0f} s after"
+    # the status the shell printed, at a line's start (the command line typed says `exit=$?` too)
+    printed = re.compile(r"(?m)^exit=\d+")
+    deadline = time.monotonic() + 10
+    while not printed.search(shown := screen(pane)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert printed.search(shown), shown
+    wait_for_the_shell(pane)
+    assert not alternate_screen(pane), "the terminal was left in the dashboard's screen"
     assert "Traceback" not in shown
+
+
+def wait_for_the_shell(pane: str, timeout: float = 10.0) -> None:
+    """The shell has nothing running any more (sparktop, and the ``echo`` after it, are done)."""
+    shell = shell_pid(pane)
+    deadline = time.monotonic() + timeout
+    while children(shell) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not children(shell), "something sparktop started is still running"
+
+
+def stall(pane: str) -> int:
+    """Stop ``pane``'s tmux server: nothing reads what sparktop writes (an SSH session whose network
+    has gone). Returns the server's pid, for ``resume``."""
+    server = int(tmux(pane, "display-message", "-p", "-t", pane, "#{pid}").strip())
+    os.kill(server, signal.SIGSTOP)
+    return server
+
+
+def resume(server: int) -> None:
+    os.kill(server, signal.SIGCONT)
+
+
+def demo(record: Path, *extra: str) -> str:
+    return f"{SPARKTOP} demo --startup instant --record {record} {' '.join(extra)}"
+
+
+@pytest.mark.parametrize("sig", list(SIGNALS))
+@pytest.mark.parametrize("where", list(SCREENS))
+def test_a_signal_ends_demo_on_every_screen(small_pane: str, tmp_path: Path, where: str, sig: str) -> None:
+    record = tmp_path / "demo.sparktop"
+    key, title = SCREENS[where]
+    pid = start(small_pane, demo(record), "healthy", key, title)
+    os.kill(pid, SIGNALS[sig])
+    assert_ended_cleanly(small_pane, pid)
+    assert recording_complete(record)
+
+
+def test_sighup_ends_demo_from_the_help_overlay(small_pane: str, tmp_path: Path) -> None:
+    record = tmp_path / "demo.sparktop"
+    pid = start(small_pane, demo(record), "healthy", "?", "sparktop keys")
+    os.kill(pid, signal.SIGHUP)
+    assert_ended_cleanly(small_pane, pid)
+    assert recording_complete(record)
+
+
+def test_sigterm_ends_demo_on_charts_while_the_terminal_does_not_read(
+    small_pane: str, tmp_path: Path
+) -> None:
+    # the charts write the most: four frames a second fill the terminal's buffer in a second or two,
+    # after which every write waits for a reader that never comes
+    record = tmp_path / "demo.sparktop"
+    pid = start(small_pane, demo(record, "--interval 0.25"), "healthy", "c", CHARTS)
+    server = stall(small_pane)
+    try:
+        time.sleep(3.0)
+        os.kill(pid, signal.SIGTERM)
+        assert gone_within(pid, ENDS_WITHIN_S), "sparktop kept running behind a terminal that did not read"
+    finally:
+        resume(server)
+    # what the terminal did not take is lost, the restoring sequences with it (there is no restoring
+    # a terminal that does not read): the shell is back, and the recording is whole
+    wait_for_the_shell(small_pane)
+    assert recording_complete(record)
+
+
+def test_a_dropped_terminal_ends_demo_on_charts(small_pane: str, tmp_path: Path) -> None:
+    # the SSH connection stalls, then drops: the terminal hangs up (writes fail with EIO) and the
+    # shell passes SIGHUP on as it exits
+    record = tmp_path / "demo.sparktop"
+    pid = start(small_pane, demo(record, "--interval 0.25"), "healthy", "c", CHARTS)
+    server = stall(small_pane)
+    time.sleep(3.0)
+    os.kill(server, signal.SIGKILL)
+    assert gone_within(pid, ENDS_WITHIN_S), "sparktop outlived its terminal"
+    assert recording_complete(record)
+
+
+def test_sigint_ends_replay_on_charts_while_the_terminal_does_not_read(
+    small_pane: str, tmp_path: Path
+) -> None:
+    from tests.support.recordings import record
+
+    path = tmp_path / "session.sparktop"
+    record(path, 120)
+    pid = start(small_pane, f"{SPARKTOP} replay {path} --speed 8", "REPLAY", "c", CHARTS)
+    server = stall(small_pane)
+    try:
+        time.sleep(3.0)
+        os.kill(pid, signal.SIGINT)
+        assert gone_within(pid, ENDS_WITHIN_S), "sparktop kept running behind a terminal that did not read"
+    finally:
+        resume(server)
+    wait_for_the_shell(small_pane)
+
+
+def test_signals_end_replay_on_charts(small_pane: str, tmp_path: Path) -> None:
+    from tests.support.recordings import record
+
+    path = tmp_path / "session.sparktop"
+    record(path, 120)
+    pid = start(small_pane, f"{SPARKTOP} replay {path}", "REPLAY", "c", CHARTS)
+    os.kill(pid, signal.SIGHUP)
+    assert_ended_cleanly(small_pane, pid)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def sim_url() -> Iterator[str]:
+    """A simulated Spark in a process of its own, answering."""
+    import httpx
+
+    port = free_port()
+    command = [SPARKTOP, "sim", "--profile", "gemma4-26b-a4b-nvfp4", "--port", str(port)]
+    command += ["--startup", "instant", "--quiet"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/metrics", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the simulated Spark did not answer")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_sigterm_ends_watch_on_charts(small_pane: str, tmp_path: Path, sim_url: str) -> None:
+    record = tmp_path / "watch.sparktop"
+    command = f"{SPARKTOP} watch {sim_url} --record {record}"
+    pid = start(small_pane, command, "healthy", "c", CHARTS)
+    os.kill(pid, signal.SIGTERM)
+    assert_ended_cleanly(small_pane, pid)
+    assert recording_complete(record)
+
+
+def test_sighup_ends_watch_on_charts_while_the_terminal_does_not_read(
+    small_pane: str, tmp_path: Path, sim_url: str
+) -> None:
+    record = tmp_path / "watch.sparktop"
+    command = f"{SPARKTOP} watch {sim_url} --record {record} --interval 0.25"
+    pid = start(small_pane, command, "healthy", "c", CHARTS)
+    server = stall(small_pane)
+    try:
+        time.sleep(3.0)
+        os.kill(pid, signal.SIGHUP)
+        assert gone_within(pid, ENDS_WITHIN_S), "sparktop kept running behind a terminal that did not read"
+    finally:
+        resume(server)
+    wait_for_the_shell(small_pane)
+    assert recording_complete(record)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from sparktop.model import TargetInfo, Unknown
+from sparktop.model import History, TargetInfo, Unknown
 from sparktop.session import Session
 from sparktop.tui import drawing, panels
 from tests.support.frames import T0, frame_at_end, gb10_sample
@@ -49,12 +49,17 @@ def test_unsupported_gpu_fields_are_named() -> None:
 def test_columns_follow_time_and_leave_gaps() -> None:
     t = [0.0, 1.0, 2.0, 8.0, 9.0]
     v = [1.0, 3.0, float("nan"), 5.0, 7.0]
-    cols = drawing.columns(t, v, width=5, now=10.0, span=10.0)
-    assert cols[0] == 2.0  # 0 s and 1 s fall in the first 2-second column
-    assert cols[1] != cols[1]  # 2 s is NaN: no data
-    assert cols[2] != cols[2] and cols[3] != cols[3]
-    assert cols[4] == 6.0
-    assert drawing.columns(t, v, width=5, now=10.0, span=10.0, how="max")[4] == 7.0
+    axis = drawing.time_axis(t, now=9.0, span=10.0, width=5, interval=1.0)
+    assert axis.step == 2.0 and axis.full
+    # two scrapes a column, on a grid fixed in time: (1, 2), (3, 4), (5, 6), (7, 8), (9, next)
+    cols = drawing.columns(t, v, axis)
+    assert cols[0] == 3.0  # 2 s is NaN (unknown): the column shows the known value
+    assert cols[1] != cols[1] and cols[2] != cols[2]  # nothing from 3 s to 6 s: a gap
+    assert cols[3] == 5.0
+    assert cols[4] == 7.0
+    both = drawing.columns([7.0, 8.0], [2.0, 6.0], axis)
+    assert both[3] == 4.0
+    assert drawing.columns([7.0, 8.0], [2.0, 6.0], axis, how="max")[3] == 6.0
 
 
 def test_sparkline_levels() -> None:
@@ -81,3 +86,53 @@ def test_startup_view_lines() -> None:
     assert any(t.strip().startswith("·  CUDA graphs") for t in text)
     healthy = replace(frame, server=replace(frame.server, state="healthy"))
     assert not starting(healthy)
+
+
+def test_prefix_cache_hit_rate_is_a_row_when_the_server_has_one() -> None:
+    frame = frame_at_end(seconds=60)
+    assert frame.figures is not None
+    hits = frame.figures.prefix_cache_hit_rate
+    assert isinstance(hits, float)
+    row = next(r for r in panels.kv_cache(frame).rows if r.series == "prefix_hit_rate")
+    assert row.value == f"{hits * 100:.0f}%" and row.top == 1.0
+    none = Unknown("no prefix-cache queries in the window")
+    quiet = replace(frame, figures=replace(frame.figures, prefix_cache_hit_rate=none))
+    assert all(r.series != "prefix_hit_rate" for r in panels.kv_cache(quiet).rows)
+    # known earlier in the span: the row stays, with a dash, and the note says why
+    series = dict(frame.history.series)
+    series["prefix_hit_rate"] = tuple(0.4 for _ in frame.history.t)
+    earlier = replace(quiet, history=History(frame.history.t, series, frame.history.span_s))
+    view = panels.kv_cache(earlier)
+    assert view.rows[-1].label == "hit rate" and view.rows[-1].value == "–"
+    assert view.note.endswith("prefix hits: no prefix-cache queries in the window")
+
+
+def test_speculative_decoding_shows_only_where_the_server_drafts() -> None:
+    frame = frame_at_end(seconds=60)
+    assert frame.figures is not None
+    plain = panels.decode(frame)
+    assert [r.series for r in plain.rows] == ["decode_tps", "decode_per_user"]
+    assert "spec" not in plain.note
+    mtp = replace(
+        frame, figures=replace(frame.figures, spec_decode_acceptance=0.57, spec_decode_mean_length=2.15)
+    )
+    view = panels.decode(mtp)
+    assert view.rows[-1].label == "spec acc" and view.rows[-1].value == "57%"
+    assert "2.15 tok/step" in view.note and "57%" in view.note
+
+
+def test_an_idle_speculative_server_shows_a_dash_and_the_reason() -> None:
+    """Acceptance known earlier in the span, unknown now: the row stays, with a dash and why."""
+    frame = frame_at_end(seconds=60)
+    assert frame.figures is not None
+    history = frame.history
+    series = dict(history.series)
+    series["spec_acceptance"] = tuple(0.6 if i < 10 else float("nan") for i in range(len(history.t)))
+    idle = replace(
+        frame,
+        figures=replace(frame.figures, spec_decode_acceptance=Unknown("no draft tokens in the window")),
+        history=History(history.t, series, history.span_s),
+    )
+    view = panels.decode(idle)
+    assert view.rows[-1].label == "spec acc" and view.rows[-1].value == "–"
+    assert "no draft tokens in the window" in view.note

@@ -64,37 +64,51 @@ class Panel(LineWidget):
             title.append(Segment(f"{view.badge} ", style("panel--badge")))
         title_len = sum(len(s.text) for s in title)
         headline = fmt.clean(view.headline)[: max(0, width - title_len - 1)]
-        pad = max(0, width - title_len - len(headline) - 1)
-        strips.append(
-            Strip([*title, Segment(" " * pad, base), Segment(headline + " ", style("panel--headline"))])
-        )
-
-        note_lines = 1 if view.note and height >= 3 + len(view.rows) else 0
+        # the note, where a blank line would be left above it, or a warning (stale figures), worth
+        # more than a row
+        urgent = view.note_level in ("warn", "bad") and height >= 3
+        note_lines = 1 if view.note and (height >= 3 + len(view.rows) or urgent) else 0
         free = height - 1 - note_lines
+        rows = view.rows[: max(0, free)]
+        spark_width = max(1, width - LABEL_WIDTH - VALUE_WIDTH - 2)
+        history = frame.history
+        axis = drawing.time_axis(
+            history.t, frame.t, history.span_s, spark_width if rows else 0, frame.interval_s
+        )
+        # the time the sparklines cover, where the headline leaves room for it; in the padding's style,
+        # so the line costs no more to send when the headline changes
+        span = axis.label if rows else ""
+        if title_len + len(span) + len(headline) + 3 > width:  # two spaces between, at least
+            span = ""
+        pad = span.ljust(max(0, width - title_len - len(headline) - 1))
+        strips.append(Strip([*title, Segment(pad, base), Segment(headline + " ", style("panel--headline"))]))
+
         if view.lines:
             for text, level in view.lines[-free:] if free > 0 else ():
                 line = text if len(text) <= width - 2 else text[: max(0, width - 3)] + "…"
                 strips.append(Strip([Segment(" " + line, style("panel--value", f"panel--{level}"))]))
-        rows = view.rows[: max(0, free)]
         if rows:
             per_row = max(1, min(MAX_SPARK_ROWS, free // len(rows)))
-            spark_width = max(1, width - LABEL_WIDTH - VALUE_WIDTH - 2)
-            history = frame.history
+            blank_label, blank_value = " " * LABEL_WIDTH, " " * (VALUE_WIDTH + 2)
             for row in rows:
                 values = history.series.get(row.series, ())
-                cols = drawing.columns(history.t, values, spark_width, frame.t, history.span_s, row.how)
+                cols = drawing.columns(history.t, values, axis, row.how)
                 lines = drawing.sparkline(cols, per_row, row.top)
                 spark_style = style(f"panel--spark-{row.color}")
                 value_style = style("panel--value", f"panel--{row.level}")
                 label_style = style("panel--label")
                 last = len(lines) - 1
                 for i, line in enumerate(lines):
-                    label = row.label if i == last else ""
-                    value = fmt.clean(row.value) if i == last else ""
+                    if i != last:
+                        # an upper line of a tall sparkline: one segment, so one style sequence to
+                        # send instead of three when the sparkline scrolls (the margins are blank)
+                        strips.append(Strip([Segment(blank_label + line + blank_value, spark_style)]))
+                        continue
+                    value = fmt.clean(row.value)
                     strips.append(
                         Strip(
                             [
-                                Segment(f" {label:<{LABEL_WIDTH - 1}}"[:LABEL_WIDTH], label_style),
+                                Segment(f" {row.label:<{LABEL_WIDTH - 1}}"[:LABEL_WIDTH], label_style),
                                 Segment(line, spark_style),
                                 Segment(" " + value.rjust(VALUE_WIDTH)[-VALUE_WIDTH:] + " ", value_style),
                             ]
