@@ -205,17 +205,6 @@ def test_a_slower_server_regresses_against_the_baseline(sim: Callable[..., str],
     assert checks["same workload"]["pass"] is True
     decode = checks["decode per user at c=1 vs baseline"]
     assert decode["pass"] is False and "lower" in decode["reason"] and "tolerance" in decode["reason"]
-    # the same server against its own baseline, with a generous tolerance, does not regress
-    again = smoke(
-        sim("gemma4-26b-a4b-nvfp4"),
-        "--baseline",
-        str(base),
-        "--tolerance",
-        "0.5",
-        "--no-record",
-        tmp=tmp_path,
-    )
-    assert again.returncode == 0, again.stdout
 
 
 def test_junit_names_the_failures(sim: Callable[..., str], tmp_path: Path) -> None:
