@@ -183,7 +183,10 @@ def recorded(real_vllm: RealVllm, tmp_path_factory: pytest.TempPathFactory) -> R
     finally:
         watch.terminate()
         watch.wait(30)
-    printed = [line for line in lines_file.read_text().splitlines() if not line.startswith("#")]
+    # the plain lines only: not the "#" event lines, nor "recorded to PATH" said (on stderr) at exit
+    printed = [
+        line for line in lines_file.read_text().splitlines() if re.match(r"\d\d:\d\d:\d\d state=", line)
+    ]
     return Recorded(recording, printed, served, load_json(folder / "load.json"))
 
 
