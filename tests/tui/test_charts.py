@@ -78,6 +78,27 @@ async def test_charts_fit_a_short_history_and_number_the_phases(
         assert bool(coloured) is not no_color
 
 
+async def test_a_resized_chart_is_laid_out_for_its_new_size() -> None:
+    """Ticks follow the plot's size when it is drawn, not when the frame came: with one frame and
+    no more (a paused replay), a terminal resized after it draws what a fresh start at that size
+    draws."""
+
+    async def plain_after(sizes: list[tuple[int, int]]) -> str:
+        app = make_app(Settings(), StaticFeed([frame_at_end(seconds=300)]))
+        async with app.run_test(size=sizes[0]) as pilot:
+            await pilot.pause(0.2)
+            await pilot.press("c")
+            await pilot.pause(0.3)
+            for size in sizes[1:]:
+                await pilot.resize_terminal(*size)
+                await pilot.pause(0.3)
+            return plotted(app.screen.query_one("#plot-queue", PlotextPlot)).plain
+
+    resized = await plain_after([(80, 24), (200, 60)])
+    assert resized == await plain_after([(200, 60)])
+    assert resized != await plain_after([(80, 24)])
+
+
 def _has_colour(style: str | Style) -> bool:
     parsed = Style.parse(style) if isinstance(style, str) else style
     return parsed.color is not None or parsed.bgcolor is not None

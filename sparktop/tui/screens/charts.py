@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.segment import Segment
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.color import Color
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.strip import Strip
-from textual_plotext import PlotextPlot
+from textual_plotext import Plot, PlotextPlot
 
 from sparktop import fmt
 from sparktop.model import Event, Frame
@@ -252,6 +252,78 @@ class PhaseLegend(LineWidget):
         return [Strip(segments)]
 
 
+@dataclass(frozen=True, slots=True)
+class PlotData:
+    """What one chart shows; its ticks and phase numbers are fitted to the plot's size when drawn."""
+
+    spec: ChartSpec
+    lines: tuple[tuple[Line, list[tuple[float, float]]], ...]
+    """Each line with its (x, value) points, x in the axis's unit before now."""
+    left: float
+    marks: list[float]
+    """Phase and marker lines' x."""
+    shown_s: float
+    muted: str | tuple[int, int, int]
+    canvas: str | tuple[int, int, int]
+    no_color: bool
+    variables: dict[str, str]
+
+
+class ChartPlot(PlotextPlot):
+    """A plot that lays out its figure when it is drawn, at its size then: a frame can arrive before
+    the layout settles (the first one, or the only one when paused), and ticks counted for a size
+    the plot no longer has would crowd or thin the axes."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._data: PlotData | None = None
+        self._drawn: tuple[PlotData, int, int] | None = None
+
+    def draw(self, data: PlotData) -> None:
+        self._data = data
+        self.refresh()
+
+    def render(self) -> RenderResult:
+        data, width, height = self._data, self.size.width, self.size.height
+        if data is not None and (
+            self._drawn is None or self._drawn[0] is not data or self._drawn[1:] != (width, height)
+        ):
+            _figure(self.plt, data, width, height)
+            self._drawn = (data, width, height)
+        return super().render()
+
+
+def _figure(plt: Plot, data: PlotData, width: int, height: int) -> None:
+    spec, left = data.spec, data.left
+    plt.clear_data()
+    plt.clear_figure()
+    plt.xlim(left, 0)
+    peak = 0.0
+    for (marker, _), (line, points) in zip(GLYPHS, data.lines, strict=False):
+        if not points:
+            continue
+        peak = max(peak, *(v for _, v in points))
+        plt.plot(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            marker=marker,
+            color="default" if data.no_color else _rgb(data.variables, line.color),
+        )
+    highest = spec.top or peak or 1.0
+    top = highest * HEADROOM
+    plt.ylim(0, top)
+    plt.yticks(*value_ticks(highest, max(2, (height - 3) // 2)))
+    if not any(points for _, points in data.lines):
+        plt.text("no data in this span", x=left / 2, y=top / 2, color=data.muted, alignment="center")
+    room = max(1, width - 8)  # the plot's columns, about: less the y axis
+    for x, label in zip(data.marks, phase_labels(data.marks, left, 0.0, room), strict=True):
+        plt.vline(x, data.muted)
+        if label:
+            plt.text(label, x=x, y=top, color=data.muted, background=data.canvas)
+    ticks, labels = time_ticks(data.shown_s, max(2, room // 7))
+    plt.xticks(ticks, labels)
+
+
 class ChartsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -259,7 +331,7 @@ class ChartsScreen(Screen[None]):
             for spec in CHARTS:
                 with Vertical(id=f"chart-{spec.key}", classes="chart"):
                     yield ChartTitle(spec, id=f"title-{spec.key}")
-                    yield PlotextPlot(id=f"plot-{spec.key}")
+                    yield ChartPlot(id=f"plot-{spec.key}")
         yield PhaseLegend(id="phases")
         yield ReplayBar(id="replay")
         yield KeyBar(id="keys")
@@ -267,7 +339,7 @@ class ChartsScreen(Screen[None]):
     def on_mount(self) -> None:
         if self.app.no_color:
             # plotext's "clear" theme writes no colour codes at all
-            for plot in self.query(PlotextPlot):
+            for plot in self.query(ChartPlot):
                 plot.theme = "clear"
 
     def show(self, frame: Frame, paused: bool = False) -> None:
@@ -289,41 +361,14 @@ class ChartsScreen(Screen[None]):
             box = self.query_one(f"#chart-{spec.key}", Vertical)
             if not box.display:
                 continue  # hidden on a short terminal: not worth plotting
-            plot = self.query_one(f"#plot-{spec.key}", PlotextPlot)
-            plt = plot.plt
-            plt.clear_data()
-            plt.clear_figure()
-            plt.xlim(left, 0)
-            peak = 0.0
-            present = []
-            for (marker, _), line in zip(GLYPHS, spec.lines, strict=False):
+            lines = []
+            for line in spec.lines:
                 values = history.series.get(line.series, ())
                 points = [(x, v * line.scale) for x, v in zip(xs, values, strict=False) if not math.isnan(v)]
-                present.append(bool(points))
-                if not points:
-                    continue
-                peak = max(peak, *(v for _, v in points))
-                plt.plot(
-                    [p[0] for p in points],
-                    [p[1] for p in points],
-                    marker=marker,
-                    color="default" if no_color else _rgb(variables, line.color),
-                )
-            self.query_one(f"#title-{spec.key}", ChartTitle).show(tuple(present))
-            highest = spec.top or peak or 1.0
-            top = highest * HEADROOM
-            plt.ylim(0, top)
-            plt.yticks(*value_ticks(highest, max(2, (plot.size.height - 3) // 2)))
-            if not any(present):
-                plt.text("no data in this span", x=left / 2, y=top / 2, color=muted, alignment="center")
-            room = max(1, plot.size.width - 8)  # the plot's columns, about: less the y axis
-            for x, label in zip(xs_marks, phase_labels(xs_marks, left, 0.0, room), strict=True):
-                plt.vline(x, muted)
-                if label:
-                    plt.text(label, x=x, y=top, color=muted, background=canvas)
-            ticks, labels = time_ticks(shown, max(2, room // 7))
-            plt.xticks(ticks, labels)
-            plot.refresh()
+                lines.append((line, points))
+            self.query_one(f"#title-{spec.key}", ChartTitle).show(tuple(bool(p) for _, p in lines))
+            plot = self.query_one(f"#plot-{spec.key}", ChartPlot)
+            plot.draw(PlotData(spec, tuple(lines), left, xs_marks, shown, muted, canvas, no_color, variables))
 
     def show_status(self, frame: Frame, paused: bool) -> None:
         show_bars(self, frame, paused)
