@@ -30,6 +30,7 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
+from textual.filter import Monochrome, NoColor
 from textual.message import Message
 
 from sparktop.config import Settings
@@ -230,6 +231,9 @@ class SparktopApp(App[int]):
         objectives: Sequence[Objective] = (),
     ) -> None:
         super().__init__()
+        if self.no_color:
+            # Textual answers NO_COLOR with greys, still colour codes; no-color.org asks for none
+            self._filters = [f for f in self._filters if not isinstance(f, Monochrome)] + [NoColor()]
         self.settings = settings
         self.feed = feed
         self.objectives = tuple(objectives)

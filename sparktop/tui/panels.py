@@ -30,6 +30,9 @@ class Row:
     """Value of a full column (None: the largest value shown)."""
     how: str = "mean"
     level: Level = "ok"
+    compact: bool = False
+    """One line high however tall the panel: a secondary figure, which then costs one line to
+    redraw when it changes (over SSH) and leaves the height to the main rows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +142,7 @@ def kv_cache(frame: Frame) -> PanelView:
     hits: Num = f.prefix_cache_hit_rate if f else Unknown("no figures yet")
     prefix = f"prefix hits {fmt.pct(hits, 0)}" if is_known(hits) else ""
     if _served(frame, hits, "prefix_hit_rate"):
-        rows += (Row("hit rate", "prefix_hit_rate", fmt.pct(hits, 0), "c", top=1.0),)
+        rows += (Row("hit rate", "prefix_hit_rate", fmt.pct(hits, 0), "c", top=1.0, compact=True),)
         if isinstance(hits, Unknown):
             prefix = f"prefix hits: {hits.reason}"
     headline = " · ".join(x for x in (fmt.pct(usage), tokens) if x)
@@ -189,7 +192,7 @@ def decode(frame: Frame) -> PanelView:
     accepted: Num = f.spec_decode_acceptance if f else Unknown("no figures yet")
     speculative = _served(frame, accepted, "spec_acceptance")
     if speculative:
-        rows += (Row("spec acc", "spec_acceptance", fmt.pct(accepted, 0), "c", top=1.0),)
+        rows += (Row("spec acc", "spec_acceptance", fmt.pct(accepted, 0), "c", top=1.0, compact=True),)
     return PanelView(
         "decode",
         "Decode",
@@ -333,14 +336,14 @@ def memory(frame: Frame) -> PanelView:
     if unified:
         rows = (
             Row(
-                "GPU procs",
+                "GPU proc",
                 "mem_gpu_bytes",
                 fmt.gib(mem.gpu_processes_bytes),
                 "a",
                 top=total if is_known(total) else None,
             ),
             Row(
-                "available",
+                "avail",
                 "mem_available_bytes",
                 fmt.gib(mem.available_bytes),
                 "b",

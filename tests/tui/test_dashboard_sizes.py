@@ -57,3 +57,15 @@ async def test_a_stale_warning_outranks_a_row(size: tuple[int, int]) -> None:
         kv = panel_lines(app.screen.query_one("#panel-kv_cache", Panel))
         assert any("stale: last scrape" in line for line in kv)
         assert any(line.startswith(" used") for line in kv)
+
+
+@pytest.mark.parametrize("size", [(120, 40), (200, 60)])
+async def test_the_prefix_cache_hit_rate_is_one_line_under_the_main_rows(size: tuple[int, int]) -> None:
+    app = make_app(Settings(), StaticFeed([frame_at_end(seconds=300)]))
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause(0.2)
+        kv = panel_lines(app.screen.query_one("#panel-kv_cache", Panel))
+        preempt = next(i for i, line in enumerate(kv) if line.startswith(" preempt"))
+        used = next(i for i, line in enumerate(kv) if line.startswith(" used"))
+        assert kv[preempt + 1].startswith(" hit rate")
+        assert preempt - used > 1  # the main rows keep the height

@@ -95,11 +95,17 @@ def test_prefix_cache_hit_rate_is_a_row_when_the_server_has_one() -> None:
     assert isinstance(hits, float)
     row = next(r for r in panels.kv_cache(frame).rows if r.series == "prefix_hit_rate")
     assert row.value == f"{hits * 100:.0f}%" and row.top == 1.0
+    # never known in the span: no row
     none = Unknown("no prefix-cache queries in the window")
-    quiet = replace(frame, figures=replace(frame.figures, prefix_cache_hit_rate=none))
+    series = dict(frame.history.series)
+    series["prefix_hit_rate"] = tuple(float("nan") for _ in frame.history.t)
+    quiet = replace(
+        frame,
+        figures=replace(frame.figures, prefix_cache_hit_rate=none),
+        history=History(frame.history.t, series, frame.history.span_s),
+    )
     assert all(r.series != "prefix_hit_rate" for r in panels.kv_cache(quiet).rows)
     # known earlier in the span: the row stays, with a dash, and the note says why
-    series = dict(frame.history.series)
     series["prefix_hit_rate"] = tuple(0.4 for _ in frame.history.t)
     earlier = replace(quiet, history=History(frame.history.t, series, frame.history.span_s))
     view = panels.kv_cache(earlier)
@@ -136,3 +142,13 @@ def test_an_idle_speculative_server_shows_a_dash_and_the_reason() -> None:
     view = panels.decode(idle)
     assert view.rows[-1].label == "spec acc" and view.rows[-1].value == "–"
     assert "no draft tokens in the window" in view.note
+
+
+def test_a_headline_drops_whole_figures_rather_than_cutting_one() -> None:
+    from sparktop.tui.widgets.panel import fit_headline
+
+    text = "GPU 110.0 GiB · free 9.5 GiB"
+    assert fit_headline(text, 40) == text
+    assert fit_headline(text, 27) == "GPU 110.0 GiB"  # not "GPU 110.0 GiB · free 9."
+    assert fit_headline(text, 8) == "GPU 110…"  # one figure that alone does not fit says it is cut
+    assert fit_headline(text, 0) == ""

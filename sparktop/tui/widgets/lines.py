@@ -14,6 +14,24 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 
+def changed_cells(before: Strip, after: Strip, width: int) -> tuple[int, int]:
+    """The cells ``[start, end)`` of a line that differ between two versions of it (the whole line
+    where that cannot be told cheaply: wide characters, or a change of style alone)."""
+    a, b = before.text, after.text
+    if a == b or len(a) != width or len(b) != width or before.cell_length != width:
+        return 0, width
+    start = 0
+    while a[start] == b[start]:
+        start += 1
+    end = width
+    while a[end - 1] == b[end - 1]:
+        end -= 1
+    # the same characters around the change must also keep their styles
+    if before.crop(0, start) != after.crop(0, start) or before.crop(end, width) != after.crop(end, width):
+        return 0, width
+    return start, end
+
+
 class LineWidget(Widget):
     """Subclasses implement ``build(width, height)``; call ``redraw()`` when their data changes."""
 
@@ -61,17 +79,21 @@ class LineWidget(Widget):
         if len(old) != len(new) or (old and old[0].cell_length != width):
             self.refresh()
             return
-        # one refresh per run of changed lines: each call costs Textual some bookkeeping
-        first = -1
+        # one refresh per run of changed lines, as wide as the changed cells of that run: a value
+        # that changed a digit re-sends those cells, not its whole line (each call costs Textual
+        # some bookkeeping, so runs rather than single lines)
+        first, left, right = -1, width, 0
         for y, (before, after) in enumerate(zip(old, new, strict=True)):
             if before != after:
+                start, end = changed_cells(before, after, width)
                 if first < 0:
                     first = y
+                left, right = min(left, start), max(right, end)
             elif first >= 0:
-                self.refresh(Region(0, first, width, y - first))
-                first = -1
+                self.refresh(Region(left, first, right - left, y - first))
+                first, left, right = -1, width, 0
         if first >= 0:
-            self.refresh(Region(0, first, width, len(new) - first))
+            self.refresh(Region(left, first, right - left, len(new) - first))
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

@@ -23,6 +23,22 @@ VALUE_WIDTH = 10
 MAX_SPARK_ROWS = 6
 
 
+def fit_headline(text: str, room: int) -> str:
+    """The headline's leading ``·``-separated figures that fit in ``room`` cells: a figure is
+    dropped whole, never cut (``free 9.`` would read as 9); one that alone does not fit ends in …"""
+    if len(text) <= room:
+        return text
+    kept = ""
+    for part in text.split(" · "):
+        longer = f"{kept} · {part}" if kept else part
+        if len(longer) > room:
+            break
+        kept = longer
+    if kept:
+        return kept
+    return text[: room - 1] + "…" if room > 1 else ""
+
+
 class Panel(LineWidget):
     """One panel; ``builder`` turns a frame into what it shows."""
 
@@ -30,7 +46,6 @@ class Panel(LineWidget):
         "panel--title",
         "panel--headline",
         "panel--badge",
-        "panel--label",
         "panel--value",
         "panel--note",
         "panel--spark-a",
@@ -63,8 +78,8 @@ class Panel(LineWidget):
         if view.badge:
             title.append(Segment(f"{view.badge} ", style("panel--badge")))
         title_len = sum(len(s.text) for s in title)
-        headline = fmt.clean(view.headline)[: max(0, width - title_len - 1)]
-        # the note, where a blank line would be left above it, or a warning (stale figures), worth
+        headline = fmt.clean(view.headline)
+        # the note where the rows leave a line to spare, or a warning (stale figures), which is worth
         # more than a row
         urgent = view.note_level in ("warn", "bad") and height >= 3
         note_lines = 1 if view.note and (height >= 3 + len(view.rows) or urgent) else 0
@@ -75,28 +90,36 @@ class Panel(LineWidget):
         axis = drawing.time_axis(
             history.t, frame.t, history.span_s, spark_width if rows else 0, frame.interval_s
         )
-        # the time the sparklines cover, where the headline leaves room for it; in the padding's style,
-        # so the line costs no more to send when the headline changes
-        span = axis.label if rows else ""
-        if title_len + len(span) + len(headline) + 3 > width:  # two spaces between, at least
-            span = ""
-        pad = span.ljust(max(0, width - title_len - len(headline) - 1))
-        strips.append(Strip([*title, Segment(pad, base), Segment(headline + " ", style("panel--headline"))]))
+        # the time the sparklines cover, where the whole headline leaves room for it (the figures
+        # come first); the title and the span each end in a space, the line in one more
+        span = f"{axis.label} " if rows else ""
+        if span and title_len + len(span) + len(headline) + 1 <= width:
+            if view.badge:
+                title.append(Segment(span, style("panel--title")))
+            else:
+                title[0] = Segment(title[0].text + span, style("panel--title"))
+            title_len += len(span)
+        headline = fit_headline(headline, width - title_len - 1)
+        # the padding in the headline's style: one style sequence less to send when the headline
+        # changes (nearly every second)
+        pad = " " * max(0, width - title_len - len(headline) - 1)
+        strips.append(Strip([*title, Segment(pad + headline + " ", style("panel--headline"))]))
 
         if view.lines:
             for text, level in view.lines[-free:] if free > 0 else ():
                 line = text if len(text) <= width - 2 else text[: max(0, width - 3)] + "…"
                 strips.append(Strip([Segment(" " + line, style("panel--value", f"panel--{level}"))]))
         if rows:
-            per_row = max(1, min(MAX_SPARK_ROWS, free // len(rows)))
+            compact = sum(1 for row in rows if row.compact)
+            tall = len(rows) - compact
+            per_row = max(1, min(MAX_SPARK_ROWS, (free - compact) // tall)) if tall else 1
             blank_label, blank_value = " " * LABEL_WIDTH, " " * (VALUE_WIDTH + 2)
             for row in rows:
                 values = history.series.get(row.series, ())
                 cols = drawing.columns(history.t, values, axis, row.how)
-                lines = drawing.sparkline(cols, per_row, row.top)
+                lines = drawing.sparkline(cols, 1 if row.compact else per_row, row.top)
                 spark_style = style(f"panel--spark-{row.color}")
                 value_style = style("panel--value", f"panel--{row.level}")
-                label_style = style("panel--label")
                 last = len(lines) - 1
                 for i, line in enumerate(lines):
                     if i != last:
@@ -104,12 +127,14 @@ class Panel(LineWidget):
                         # send instead of three when the sparkline scrolls (the margins are blank)
                         strips.append(Strip([Segment(blank_label + line + blank_value, spark_style)]))
                         continue
+                    # the label in its sparkline's colour (a legend), in the same segment: one
+                    # style sequence less to send whenever the line changes
+                    label = f" {row.label[: LABEL_WIDTH - 2]:<{LABEL_WIDTH - 1}}"  # a blank before the line
                     value = fmt.clean(row.value)
                     strips.append(
                         Strip(
                             [
-                                Segment(f" {row.label:<{LABEL_WIDTH - 1}}"[:LABEL_WIDTH], label_style),
-                                Segment(line, spark_style),
+                                Segment(label + line, spark_style),
                                 Segment(" " + value.rjust(VALUE_WIDTH)[-VALUE_WIDTH:] + " ", value_style),
                             ]
                         )
