@@ -15,7 +15,7 @@ seconds and the sparklines scroll only every few seconds; it skips the reference
 
 Targets: <= 2% of a core at 1/s, <= 8% at 4/s; first frame < 1.5 s.
 Run: .venv/bin/python benchmarks/bench_dashboard.py [--seconds 60] [--sizes 80x24,120x40,200x60]
-     [--rates 1,4] [--after-span]
+     [--rates 1,4] [--after-span] [--against DIR]
 """
 
 from __future__ import annotations
@@ -44,8 +44,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+SOCKET = f"sparktop-bench-{os.getpid()}"
+"""The benchmark's own tmux server: its panes get this process's environment, not that of
+whoever started the default server."""
+
+
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=False).stdout
+
+
+def pane_env(env: dict[str, str]) -> list[str]:
+    """``-e`` options giving a new pane the variables that choose the code measured."""
+    names = ("PATH", "PYTHONPATH")
+    return [arg for name in names if name in env for arg in ("-e", f"{name}={env[name]}")]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -68,7 +79,7 @@ def measure(
     out = Path(tempfile.mkstemp(prefix="sparktop-pane-")[1])
     tmux("kill-session", "-t", session)
     columns, lines = size.split("x")
-    tmux("new-session", "-d", "-s", session, "-x", columns, "-y", lines, "-e", f"PATH={env['PATH']}")
+    tmux("new-session", "-d", "-s", session, "-x", columns, "-y", lines, *pane_env(env))
     tmux("send-keys", "-t", session, f"exec {command}", "Enter")
     time.sleep(warmup)
     pid = pane_pid(session)
@@ -89,7 +100,7 @@ def first_frame(command: str, env: dict[str, str]) -> float:
     session = f"first{os.getpid()}"
     tmux("kill-session", "-t", session)
     columns, lines = FIRST_FRAME_SIZE.split("x")
-    tmux("new-session", "-d", "-s", session, "-x", columns, "-y", lines, "-e", f"PATH={env['PATH']}")
+    tmux("new-session", "-d", "-s", session, "-x", columns, "-y", lines, *pane_env(env))
     time.sleep(0.5)
     started = time.monotonic()
     tmux("send-keys", "-t", session, command, "Enter")
@@ -113,6 +124,12 @@ def main() -> None:
     parser.add_argument("--sizes", default=",".join(SIZES), help="terminal sizes, e.g. 80x24,200x60")
     parser.add_argument("--rates", default="1,4", help="refreshes per second, e.g. 1,4")
     parser.add_argument("--after-span", action="store_true", help="measure once the span has filled")
+    parser.add_argument(
+        "--against",
+        metavar="DIR",
+        help="also measure the sparktop package in DIR (e.g. `git archive` of an earlier commit) in "
+        "the same run and under the same load, each size right after this one",
+    )
     args = parser.parse_args()
     if shutil.which("tmux") is None:
         sys.exit("tmux is needed")
@@ -199,6 +216,18 @@ def main() -> None:
                         f" | naive 8-sparkline app {naive[0]:.2f}%, {naive[1]:,.0f} bytes/s "
                         f"| ratio {ours[0] / naive[0]:.2f}"
                     )
+                if args.against:
+                    theirs = measure(
+                        f"{BIN / 'sparktop'} watch {url} --interval {refresh:g} --no-record",
+                        args.seconds,
+                        warmup,
+                        {**env, "PYTHONPATH": args.against},
+                        size,
+                    )
+                    line += (
+                        f" | {args.against}: {theirs[0]:.2f}%, {theirs[1]:,.0f} bytes/s "
+                        f"| this/that CPU {ours[0] / theirs[0]:.2f}, bytes {ours[1] / theirs[1]:.2f}"
+                    )
                 print(line, flush=True)
         if args.after_span:
             return
@@ -209,6 +238,7 @@ def main() -> None:
             "(target < 1.5 s)"
         )
     finally:
+        tmux("kill-server")
         load.terminate()
         sim.terminate()
         load.wait(10)

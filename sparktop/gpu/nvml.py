@@ -4,6 +4,8 @@ What other tools get wrong on a DGX Spark, and what this does instead:
 
 - A field the device does not support (GB10: memory info, power limit) becomes ``Unknown`` for that
   field only, and the call is not repeated every tick.
+- A driver older than the binding (no ``..._v3`` process query, so pynvml raises
+  ``NVMLLibraryMismatchError``, or no clock event reasons) gets the older call, found once.
 - A unified-memory device gets the host memory breakdown instead of NVML's memory figure (which is
   missing, zero, or counts page cache as used).
 - No library, no driver, no permission, a lost GPU: ``collect()`` still returns a sample (with the
@@ -56,6 +58,8 @@ _DEFAULT_CODES = {
     "NVML_ERROR_GPU_IS_LOST": 15,
     "NVML_ERROR_RESET_REQUIRED": 16,
     "NVML_ERROR_LIB_RM_VERSION_MISMATCH": 18,
+    "NVML_ERROR_ARGUMENT_VERSION_MISMATCH": 25,
+    "NVML_ERROR_DEPRECATED": 26,
 }
 
 # Values NVML uses for "not available" in unsigned fields (NVML_VALUE_NOT_AVAILABLE_*).
@@ -77,6 +81,10 @@ THROTTLE_REASONS: tuple[tuple[int, str], ...] = (
 )
 
 _THROTTLE_FUNCTIONS = ("nvmlDeviceGetCurrentClocksEventReasons", "nvmlDeviceGetCurrentClocksThrottleReasons")
+
+# pynvml's unversioned process query calls ``_v3`` and raises NVMLLibraryMismatchError on a driver
+# without it; ``_v2`` is what such a driver has.
+_PROCESS_FUNCTIONS = ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetComputeRunningProcesses_v2")
 
 # Names of devices whose memory is the host's, for drivers that report a plausible total anyway.
 _UNIFIED_NAME_HINTS = ("GB10", "Orin", "Thor", "Tegra", "Xavier")
@@ -175,8 +183,10 @@ class NvmlCollector:
         self._unsupported: dict[tuple[int, str], Unknown] = {}
         self._names: dict[int, str | Unknown] = {}
         self._throttle_functions = list(_THROTTLE_FUNCTIONS)
+        self._process_functions = list(_PROCESS_FUNCTIONS)
         self._codes = dict(_DEFAULT_CODES)
         self._error: type[BaseException] = _NeverRaised
+        self._mismatch: type[BaseException] = _NeverRaised
 
         self._failure: tuple[GpuStatus, str] = ("error", "not collected yet")
         self._next_try = -math.inf
@@ -293,6 +303,7 @@ class NvmlCollector:
                 return
         nvml = self._nvml
         self._error = getattr(nvml, "NVMLError", _NeverRaised)
+        self._mismatch = getattr(nvml, "NVMLLibraryMismatchError", _NeverRaised)
         for name in _DEFAULT_CODES:
             value = getattr(nvml, name, None)
             if isinstance(value, int):
@@ -372,6 +383,7 @@ class NvmlCollector:
         self._unsupported.clear()
         self._names = {}
         self._throttle_functions = list(_THROTTLE_FUNCTIONS)
+        self._process_functions = list(_PROCESS_FUNCTIONS)
         self._energy_due.clear()
 
     def _log_once(self, level: int, status: str, detail: str) -> None:
@@ -396,6 +408,12 @@ class NvmlCollector:
             unknown = Unknown("not supported by this nvidia-ml-py version")
             self._unsupported[(index, key)] = unknown
             return unknown
+        except self._mismatch:
+            # an unversioned pynvml call whose versioned function this (older) driver lacks
+            unknown = Unknown("not supported by this driver (older than nvidia-ml-py expects)")
+            self._log_once(logging.INFO, key, f"GPU {index}: {key}: {unknown.reason}")
+            self._unsupported[(index, key)] = unknown
+            return unknown
         except Exception as exc:  # a misbehaving binding costs one field, not the panel
             detail = f"reading {key} failed: {type(exc).__name__}: {exc}"
             self._log_once(logging.WARNING, key, detail)
@@ -409,6 +427,10 @@ class NvmlCollector:
             unknown = Unknown(UNSUPPORTED)
         elif code == c["NVML_ERROR_FUNCTION_NOT_FOUND"]:
             unknown = Unknown("not supported by this driver")
+        elif code in (c["NVML_ERROR_ARGUMENT_VERSION_MISMATCH"], c["NVML_ERROR_DEPRECATED"]):
+            # the driver refuses this call's structure version, or the call itself, for good
+            unknown = Unknown(f"not supported by this driver ({_error_text(exc)})")
+            self._log_once(logging.INFO, key, f"{where}: {key}: {unknown.reason}")
         elif code in (c["NVML_ERROR_GPU_IS_LOST"], c["NVML_ERROR_RESET_REQUIRED"]):
             raise _Fatal("gpu-lost", f"{where}: {_error_text(exc)} (it needs a reset or a reboot)")
         elif code == c["NVML_ERROR_DRIVER_NOT_LOADED"]:
@@ -443,20 +465,28 @@ class NvmlCollector:
         value = self._field(index, key, read)
         return value if isinstance(value, Unknown) else clean_text(value)
 
-    def _read_throttle(self, handle: object) -> int:
-        """The clock event reasons mask, falling back to the older "throttle reasons" call."""
+    def _first_present(self, functions: list[str], *args: object) -> Any:
+        """Call ``functions[0]``; while the driver or binding lacks it, drop it and try the next.
+
+        The dropped names stay dropped (until NVML is restarted), so a fallback costs one call.
+        """
         while True:
-            name = self._throttle_functions[0]
             try:
-                return int(getattr(self._nvml, name)(handle))
+                return getattr(self._nvml, functions[0])(*args)
             except Exception as exc:
-                missing = isinstance(exc, AttributeError) or (
+                missing = isinstance(exc, (AttributeError, self._mismatch)) or (
                     isinstance(exc, self._error)
                     and getattr(exc, "value", None) == self._codes["NVML_ERROR_FUNCTION_NOT_FOUND"]
                 )
-                if not (missing and len(self._throttle_functions) > 1):
+                if not (missing and len(functions) > 1):
                     raise
-                self._throttle_functions.pop(0)
+                detail = f"{functions[0]} is missing ({type(exc).__name__}); using {functions[1]}"
+                self._log_once(logging.INFO, "fallback", detail)
+                functions.pop(0)
+
+    def _read_throttle(self, handle: object) -> int:
+        """The clock event reasons mask, falling back to the older "throttle reasons" call."""
+        return int(self._first_present(self._throttle_functions, handle))
 
     def _energy(self, index: int, handle: object, t: float) -> Num:
         """The energy counter, or unknown between reads while reading it is slow."""
@@ -523,7 +553,7 @@ class NvmlCollector:
         return False, float(info.used), float(total)
 
     def _processes(self, index: int, handle: object) -> tuple[GpuProcess, ...] | Unknown:
-        raw = self._field(index, "processes", lambda: self._nvml.nvmlDeviceGetComputeRunningProcesses(handle))
+        raw = self._field(index, "processes", lambda: self._first_present(self._process_functions, handle))
         if isinstance(raw, Unknown):
             return raw
         out = []

@@ -5,7 +5,10 @@ It behaves like the real binding where the collector can tell: the same ``NVML_E
 ``NVMLError_NotSupported``), subclasses that take no argument, ``str(exc)`` texts, functions that
 raise ``NVMLError_Uninitialized`` before ``nvmlInit`` and after ``nvmlShutdown``, text as ``str``,
 power in mW, energy in mJ, process records with ``usedGpuMemory`` None when the driver has no figure,
-and ``NVMLError_FunctionNotFound`` for a symbol the driver lacks.
+``NVMLError_FunctionNotFound`` for a symbol the driver lacks (``missing_functions``) and, as
+pynvml's unversioned ``nvmlDeviceGetComputeRunningProcesses`` does, ``NVMLLibraryMismatchError`` when
+the ``_v3`` function behind it is missing (an older driver). ``tests/unit/test_gpu_fake_pynvml.py``
+compares all of this with the installed pynvml.
 
 Device models: ``gb10()`` (DGX Spark: memory info and power limit not supported, processes with host
 PIDs, one without a memory figure), ``h100()`` (a discrete GPU where everything works) and
@@ -44,11 +47,20 @@ ERROR_CODES: dict[str, int] = {
     "NVML_ERROR_IN_USE": 19,
     "NVML_ERROR_MEMORY": 20,
     "NVML_ERROR_NO_DATA": 21,
+    "NVML_ERROR_VGPU_ECC_NOT_SUPPORTED": 22,
+    "NVML_ERROR_INSUFFICIENT_RESOURCES": 23,
+    "NVML_ERROR_FREQ_NOT_SUPPORTED": 24,
+    "NVML_ERROR_ARGUMENT_VERSION_MISMATCH": 25,
+    "NVML_ERROR_DEPRECATED": 26,
+    "NVML_ERROR_NOT_READY": 27,
+    "NVML_ERROR_GPU_NOT_FOUND": 28,
+    "NVML_ERROR_INVALID_STATE": 29,
+    "NVML_ERROR_RESET_TYPE_NOT_SUPPORTED": 30,
     "NVML_ERROR_UNKNOWN": 999,
 }
 
-# What str() of each error says (NVML's own error strings).
-_MESSAGES = {
+# What str() of each error says: pynvml's own texts; for other codes it asks the library.
+ERROR_TEXTS = {
     1: "Uninitialized",
     2: "Invalid Argument",
     3: "Not Supported",
@@ -79,47 +91,59 @@ def error_class_name(constant: str) -> str:
 
 
 class NVMLError(Exception):
-    """Base of every NVML error; ``NVMLError(code)`` builds the subclass for that code."""
+    """Base of every NVML error; ``NVMLError(code)`` builds the subclass for that code.
 
-    by_code: ClassVar[dict[int, type[NVMLError]]] = {}
+    As in pynvml: the code is required (``NVMLError()`` is a TypeError), ``args`` are what the
+    constructor got (``NVMLError(3).args == (3,)``, ``NVMLError_NotSupported().args == ()``), ``==``
+    compares ``.value`` (and fails on an object without one), and instances are unhashable.
+    """
+
+    _valClassMapping: ClassVar[dict[int, type[NVMLError]]] = {}
     value: int
 
-    def __new__(cls, value: int = 999) -> NVMLError:
-        target = NVMLError.by_code.get(value, cls) if cls is NVMLError else cls
+    def __new__(cls, value: int) -> NVMLError:
+        target = NVMLError._valClassMapping.get(value, cls) if cls is NVMLError else cls
         obj = Exception.__new__(target)
         obj.value = value
         return obj
 
-    def __init__(self, value: int = 999) -> None:
-        super().__init__()
-
     def __str__(self) -> str:
-        return _MESSAGES.get(self.value, f"NVML Error with code {self.value}")
+        # pynvml asks the library for codes it has no text for; without a library it says this.
+        if self.value in ERROR_TEXTS:
+            return ERROR_TEXTS[self.value]
+        return "NVML Error with code %d" % self.value  # noqa: UP031 (pynvml's own formatting)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, NVMLError) and self.value == other.value
+        return bool(self.value == other.value)  # type: ignore[attr-defined]
 
-    def __hash__(self) -> int:
-        return hash(self.value)
+    # pynvml defines __eq__ without __hash__, which makes its errors unhashable.
+    __hash__ = None  # type: ignore[assignment]
+
+
+class NVMLLibraryMismatchError(Exception):
+    """What pynvml's unversioned wrappers (``nvmlDeviceGetComputeRunningProcesses`` -> ``_v3``) raise
+    when the driver lacks the versioned function (an older driver)."""
 
 
 def _make_error_class(name: str, code: int) -> type[NVMLError]:
     def new(cls: type[NVMLError], *args: Any) -> NVMLError:
-        obj = Exception.__new__(cls)
-        obj.value = code
-        return obj
+        return NVMLError.__new__(cls, code)
 
-    def init(self: NVMLError, *args: Any) -> None:
-        Exception.__init__(self)
-
-    return type(name, (NVMLError,), {"__new__": new, "__init__": init, "__module__": "pynvml"})
+    return type(name, (NVMLError,), {"__new__": new, "__module__": "pynvml"})
 
 
 ERROR_CLASSES: dict[str, type[NVMLError]] = {}
 for _constant, _code in ERROR_CODES.items():
     _cls = _make_error_class(error_class_name(_constant), _code)
     ERROR_CLASSES[_cls.__name__] = _cls
-    NVMLError.by_code[_code] = _cls
+    NVMLError._valClassMapping[_code] = _cls
+
+
+def nvmlExceptionClass(code: int) -> type[NVMLError]:
+    """The subclass for an error code; ValueError for a code pynvml does not know."""
+    if code not in NVMLError._valClassMapping:
+        raise ValueError(f"nvmlErrorCode {code} is not valid")
+    return NVMLError._valClassMapping[code]
 
 
 def _raise(constant: str) -> NoReturn:
@@ -250,6 +274,7 @@ class FakeNvml(ModuleType):
     NVML_CLOCK_SM = 1
     NVML_CLOCK_MEM = 2
     NVMLError = NVMLError
+    NVMLLibraryMismatchError = NVMLLibraryMismatchError
 
     def __init__(
         self,
@@ -264,6 +289,7 @@ class FakeNvml(ModuleType):
             setattr(self, name, code)
         for name, cls in ERROR_CLASSES.items():
             setattr(self, name, cls)
+        self.nvmlExceptionClass = nvmlExceptionClass
         self.devices = list(devices)
         self.driver_version = driver_version
         self.process_names = dict(process_names or {})
@@ -370,11 +396,11 @@ class FakeNvml(ModuleType):
             _raise("NVML_ERROR_INVALID_ARGUMENT")  # NVML_TEMPERATURE_GPU is the only sensor (an H200 said so)
         return int(self._value(device.temperature_c))
 
-    def nvmlDeviceGetClockInfo(self, handle: object, clock_type: int) -> int:
+    def nvmlDeviceGetClockInfo(self, handle: object, type: int) -> int:
         device = self._device("nvmlDeviceGetClockInfo", handle)
-        if clock_type == self.NVML_CLOCK_SM:
+        if type == self.NVML_CLOCK_SM:
             return int(self._value(device.sm_clock_mhz))
-        if clock_type == self.NVML_CLOCK_MEM:
+        if type == self.NVML_CLOCK_MEM:
             return int(self._value(device.mem_clock_mhz))
         _raise("NVML_ERROR_NOT_SUPPORTED")  # the models know no other clock
 
@@ -394,7 +420,26 @@ class FakeNvml(ModuleType):
         total, used = self._value(device.memory)
         return Memory(total, used)
 
-    def nvmlDeviceGetComputeRunningProcesses(self, handle: object) -> list[ProcessInfo]:
-        device = self._device("nvmlDeviceGetComputeRunningProcesses", handle)
+    def _compute_processes(self, name: str, handle: object) -> list[ProcessInfo]:
+        device = self._device(name, handle)
         procs = self._value(device.processes)
         return [ProcessInfo(p.pid, p.used_bytes) for p in procs]
+
+    def nvmlDeviceGetComputeRunningProcesses_v2(self, handle: object) -> list[ProcessInfo]:
+        return self._compute_processes("nvmlDeviceGetComputeRunningProcesses_v2", handle)
+
+    def nvmlDeviceGetComputeRunningProcesses_v3(self, handle: object) -> list[ProcessInfo]:
+        return self._compute_processes("nvmlDeviceGetComputeRunningProcesses_v3", handle)
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle: object) -> list[ProcessInfo]:
+        """pynvml's unversioned wrapper: ``_v3``, and NVMLLibraryMismatchError when the driver lacks it."""
+        self.calls["nvmlDeviceGetComputeRunningProcesses"] += 1
+        try:
+            return self.nvmlDeviceGetComputeRunningProcesses_v3(handle)
+        except ERROR_CLASSES["NVMLError_FunctionNotFound"]:
+            # raised inside the handler as pynvml does, so __context__ is the FunctionNotFound
+            raise NVMLLibraryMismatchError(  # noqa: B904
+                "Unversioned function called and the pyNVML version does not match the NVML lib version. "
+                "Either use matching pyNVML and NVML lib versions or use a versioned function such as "
+                "nvmlDeviceGetComputeRunningProcesses_v2"
+            )

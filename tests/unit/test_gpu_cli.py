@@ -16,6 +16,7 @@ from sparktop.commands.gpu import render_text, run
 from sparktop.gpu.nvml import NvmlCollector
 from sparktop.gpu.preflight import PreflightResult
 from sparktop.model import GpuSample, Unknown
+from tests.realgpu.here import EXPECTED_WITHOUT, machine_gpu_or_skip
 from tests.support.fake_pynvml import FakeNvml, gb10, h100
 from tests.support.procfs import meminfo_text, write_proc
 
@@ -79,14 +80,21 @@ def test_preflight_warn_still_exits_0(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "Preflight: warn:" in out and "drop_caches" in out
 
 
-def test_no_gpu_here_exits_0_and_shows_host_memory(capsys: pytest.CaptureFixture[str]) -> None:
-    """The real command on this machine, through the real pynvml."""
+def test_the_real_command_here_exits_0_and_shows_host_memory(capsys: pytest.CaptureFixture[str]) -> None:
+    """The real command on this machine, through the real pynvml: what it must say depends on the GPU."""
+    here = machine_gpu_or_skip()
     assert main(["gpu"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("GPU: ")
+    first = out.splitlines()[0]
+    if here == "gpu":
+        assert first.startswith("GPU: ok: ")
+    else:
+        status, detail = EXPECTED_WITHOUT[here]
+        assert first == f"GPU: {status}: {detail}"
     assert "Memory: " in out and "total" in out
     assert main(["gpu", "--json"]) == 0
     sample = decode(GpuSample, json.loads(capsys.readouterr().out)["sample"])
+    assert (sample.status == "ok") == (here == "gpu")
     assert not isinstance(sample.memory.total_bytes, Unknown)
 
 
