@@ -14,6 +14,24 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 
+def _styles(strip: Strip, lo: int, hi: int) -> list[tuple[int, Style | None]]:
+    """(end cell, style) of each run of one style over the cells ``[lo, hi)`` (narrow text only)."""
+    runs: list[tuple[int, Style | None]] = []
+    pos = 0
+    for text, style, _ in strip:
+        start, pos = pos, pos + len(text)
+        if pos <= lo or not text:
+            continue
+        if start >= hi:
+            break
+        end = min(pos, hi)
+        if runs and runs[-1][1] == style:
+            runs[-1] = (end, style)
+        else:
+            runs.append((end, style))
+    return runs
+
+
 def changed_cells(before: Strip, after: Strip, width: int) -> tuple[int, int]:
     """The cells ``[start, end)`` of a line that differ between two versions of it (the whole line
     where that cannot be told cheaply: wide characters, or a change of style alone)."""
@@ -27,7 +45,9 @@ def changed_cells(before: Strip, after: Strip, width: int) -> tuple[int, int]:
     while a[end - 1] == b[end - 1]:
         end -= 1
     # the same characters around the change must also keep their styles
-    if before.crop(0, start) != after.crop(0, start) or before.crop(end, width) != after.crop(end, width):
+    if _styles(before, 0, start) != _styles(after, 0, start):
+        return 0, width
+    if _styles(before, end, width) != _styles(after, end, width):
         return 0, width
     return start, end
 
