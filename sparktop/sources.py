@@ -112,12 +112,14 @@ async def sim_log_loop(
     observe: Observe,
     *,
     clock: Clock | None = None,
-    every: float = 0.5,
+    every: float = 2.0,
     primed: asyncio.Event | None = None,
 ) -> None:
     """Follow a simulated Spark's vLLM log over HTTP (``GET /sim/log?after=N``), as raw ``log``
-    events, a few times a second. The first read brings the latest lines (its startup among them)
-    and sets ``primed``; lines the simulator forgot before they were read are said as one line.
+    events, every ``every`` seconds: a person reads them, and each read costs the dashboard about
+    as much as a scrape (the lines keep the simulator's times). The first read brings the latest
+    lines (its startup among them) and sets ``primed``; lines the simulator forgot before they were
+    read are said as one line.
 
     A line is stamped with the time the simulator logged it, kept between the previous line's time
     and now (another host's clock may be off; the session's clock is this one). An answer that is
