@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from sparktop import __version__
@@ -36,17 +38,30 @@ class CliError(Exception):
 
 
 def _number(
-    parse: Callable[[str], T], what: str, ok: Callable[[T], bool], bound: str, example: str = ""
+    parse: Callable[[str], T],
+    what: str,
+    ok: Callable[[T], bool],
+    bound: str,
+    example: str = "",
+    most: float | None = None,
+    unit: str = "",
 ) -> Callable[[str], T]:
-    """An argparse type: ``parse`` the text, then check it, each failure a one-line message."""
+    """An argparse type: ``parse`` the text, then check it, each failure a one-line message. A
+    float is never infinite or NaN (``inf`` would make a wait endless, ``nan`` fails every
+    comparison); an option that means something by ``inf`` says so itself (``load --rate``).
+    ``most``: the largest value that is not absurd (``unit`` names what it counts)."""
 
     def convert(text: str) -> T:
         try:
             value = parse(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not {what}: {text!r}{example}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number: {text!r}")
         if not ok(value):
             raise argparse.ArgumentTypeError(f"must be {bound}: {text!r}")
+        if most is not None and value > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most:g}{unit}: {text!r}")
         return value
 
     return convert
@@ -59,6 +74,54 @@ _non_negative_int = _number(int, "a whole number", lambda v: v >= 0, ">= 0")
 _port = _number(int, "a port number", lambda v: 0 <= v <= 65535, "0..65535")
 _utilization = _number(float, "a number", lambda v: 0 < v <= 1, "in (0, 1], e.g. 0.85", " (e.g. 0.85)")
 _range_ratio = _number(float, "a number", lambda v: 0 <= v < 1, "in [0, 1), e.g. 0.9", " (e.g. 0.9)")
+_http_status = _number(int, "an HTTP status", lambda v: 100 <= v <= 599, "an HTTP status, 100..599")
+_interval = _number(float, "a number", lambda v: 0.05 <= v <= 3600, "from 0.05 to 3600 seconds")
+"""Seconds between scrapes: faster than 20 a second only loads the server, slower than an hour
+shows nothing."""
+DAY_S = 86400
+_window = _number(float, "a number", lambda v: v > 0, "> 0", most=DAY_S, unit=" s (a day)")
+_timeout = _number(float, "a number", lambda v: v > 0, "> 0", most=DAY_S, unit=" s (a day)")
+_duration = _number(float, "a number", lambda v: v > 0, "> 0", most=31 * DAY_S, unit=" s (31 days)")
+_speed = _number(float, "a number", lambda v: v > 0, "> 0", most=10_000)
+_replay_speed = _number(float, "a number", lambda v: 0.25 <= v <= 64, "from 0.25 to 64")
+_tokens = _number(int, "a whole number", lambda v: v >= 1, ">= 1", most=10_000_000, unit=" tokens")
+_depth = _number(int, "a whole number", lambda v: v >= 0, ">= 0", most=10_000, unit=" turns")
+
+
+def _moment(text: str) -> str:
+    """``replay --at``: a percentage must lie in 0..100 (the rest is checked against the recording)."""
+    stripped = text.strip()
+    if stripped.endswith("%"):
+        try:
+            value = float(stripped[:-1])
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a percentage: {text!r} (e.g. 50%)") from None
+        if not (math.isfinite(value) and 0 <= value <= 100):
+            raise argparse.ArgumentTypeError(f"must be from 0% to 100% of the recording: {text!r}")
+    return text
+
+
+def _record_path(text: str) -> str:
+    """``--record PATH``: a new file in a folder that exists. A missing folder is refused rather than
+    made (a typo would otherwise scatter recordings in folders nobody looks in); the recordings
+    directory itself is created when first used."""
+    if not text:
+        return text  # --record alone: a name in the recordings directory
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"{text} is a folder: give a file name in it, or --recordings-dir {text} to name it there"
+        )
+    if path.exists():
+        raise argparse.ArgumentTypeError(f"{text} already exists: recordings are never overwritten")
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise argparse.ArgumentTypeError(
+            f"the folder {parent} {what} (hint: create it first, or give --record alone to record "
+            "into the recordings directory)"
+        )
+    return text
 
 
 def _recording_options(p: argparse.ArgumentParser, *, default_on: bool) -> None:
@@ -68,6 +131,7 @@ def _recording_options(p: argparse.ArgumentParser, *, default_on: bool) -> None:
         nargs="?",
         const="",
         default=None,
+        type=_record_path,
         metavar="PATH",
         help="record the session to PATH (or, without PATH, to the recordings directory)"
         + (" (on by default)" if default_on else ""),
@@ -110,9 +174,7 @@ def _add_snapshot(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     src.add_argument("url", nargs="?", help="server base URL (http://host:8000) or its /metrics URL")
     src.add_argument("--file", metavar="PATH", help="read an exposition from a file ('-' for stdin)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.add_argument(
-        "--timeout", type=_positive_float, default=3.0, metavar="S", help="HTTP timeout (default 3)"
-    )
+    p.add_argument("--timeout", type=_timeout, default=3.0, metavar="S", help="HTTP timeout (default 3)")
     p.set_defaults(handler=_command("snapshot"))
 
 
@@ -129,19 +191,21 @@ def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument(
         "--interval",
-        type=_positive_float,
+        type=_interval,
         default=None,
         metavar="S",
-        help="seconds between scrapes (default from config, 1)",
+        help="seconds between scrapes, 0.05 to 3600 (default from config, 1)",
     )
     p.add_argument(
         "--window",
-        type=_positive_float,
+        type=_window,
         default=None,
         metavar="S",
         help="window for rates and percentiles in seconds (default from config, 60)",
     )
-    p.add_argument("--count", type=int, default=None, metavar="N", help="stop after N lines (headless)")
+    p.add_argument(
+        "--count", type=_positive_int, default=None, metavar="N", help="stop after N lines (headless)"
+    )
     p.add_argument(
         "--log",
         default=None,
@@ -178,9 +242,7 @@ def _add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="with --list-profiles: print JSON")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8000, metavar="N", help="port (default 8000; 0 picks one)")
-    p.add_argument(
-        "--speed", type=_positive_float, default=1.0, metavar="X", help="run X times faster than real time"
-    )
+    p.add_argument("--speed", type=_speed, default=1.0, metavar="X", help="run X times faster than real time")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed for lengths and text (default 0)")
     p.add_argument(
         "--startup",
@@ -194,10 +256,8 @@ def _add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="current",
         help="pose as this vLLM's /metrics names (default current)",
     )
-    p.add_argument("--max-model-len", type=_positive_int, metavar="N", help="override the profile's")
-    p.add_argument(
-        "--gpu-memory-utilization", type=_positive_float, metavar="F", help="override the profile's"
-    )
+    p.add_argument("--max-model-len", type=_tokens, metavar="N", help="override the profile's")
+    p.add_argument("--gpu-memory-utilization", type=_utilization, metavar="F", help="override the profile's")
     p.add_argument("--max-num-seqs", type=_positive_int, metavar="N", help="override the profile's")
     p.add_argument("--quiet", action="store_true", help="print the URL only, not vLLM's log")
     faults = p.add_argument_group("faults (durations in model seconds)")
@@ -205,13 +265,15 @@ def _add_sim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--crash-after", type=_non_negative_float, metavar="S", help="engine dies S s after ready"
     )
     faults.add_argument("--fail-startup", choices=("kv",), help="fail startup with the KV-cache memory error")
-    faults.add_argument("--metrics-status", type=int, metavar="CODE", help="/metrics answers this status")
+    faults.add_argument(
+        "--metrics-status", type=_http_status, metavar="CODE", help="/metrics answers this status"
+    )
     faults.add_argument(
         "--metrics-delay", type=_non_negative_float, metavar="S", help="/metrics answers after S s"
     )
     faults.add_argument(
         "--generate-status",
-        type=int,
+        type=_http_status,
         metavar="CODE",
         help="completions and chat completions answer this status (e.g. 500)",
     )
@@ -258,7 +320,7 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--workload", "-w", default=None, metavar="PRESET", help="workload preset (default demo)")
     p.add_argument("--quick", action="store_true", help="the preset's seconds-long variant")
     p.add_argument(
-        "--speed", type=_positive_float, default=1.0, metavar="X", help="simulated time runs X times faster"
+        "--speed", type=_speed, default=1.0, metavar="X", help="simulated time runs X times faster"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the simulator and the workload")
     p.add_argument(
@@ -268,11 +330,15 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="how long the simulated vLLM takes to start (default fast: every phase, in seconds)",
     )
     p.add_argument("--headless", action="store_true", help="plain lines instead of the dashboard")
-    p.add_argument("--duration", type=_positive_float, default=None, metavar="S", help="stop after S seconds")
+    p.add_argument("--duration", type=_duration, default=None, metavar="S", help="stop after S seconds")
     p.add_argument(
-        "--interval", type=_positive_float, default=None, metavar="S", help="seconds between refreshes"
+        "--interval",
+        type=_interval,
+        default=None,
+        metavar="S",
+        help="seconds between refreshes (0.05 to 3600)",
     )
-    p.add_argument("--window", type=_positive_float, default=None, metavar="S", help="window for percentiles")
+    p.add_argument("--window", type=_window, default=None, metavar="S", help="window for percentiles")
     _recording_options(p, default_on=True)
     _view_options(p)
     p.set_defaults(handler=_command("demo"))
@@ -303,9 +369,15 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "between events and markers, home/end, g goes to a time.",
     )
     p.add_argument("file", help="a .sparktop recording")
-    p.add_argument("--speed", type=_positive_float, default=1.0, metavar="X", help="start at this speed")
     p.add_argument(
-        "--at", default=None, metavar="WHEN", help="start at HH:MM[:SS], +5m from the start, or 50%%"
+        "--speed", type=_replay_speed, default=1.0, metavar="X", help="start at this speed (0.25 to 64)"
+    )
+    p.add_argument(
+        "--at",
+        type=_moment,
+        default=None,
+        metavar="WHEN",
+        help="start at HH:MM[:SS], +5m from the start, or 50%% (within the recording)",
     )
     p.add_argument("--paused", action="store_true", help="start paused")
     _view_options(p)
@@ -348,10 +420,19 @@ def _add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=_timeout,
         default=600.0,
         metavar="S",
         help="give up on a request after S seconds without data (default 600)",
+    )
+    p.add_argument(
+        "--deadline",
+        type=_timeout,
+        default=None,
+        metavar="S",
+        help="give up on a request after S seconds in all, however it streams (default: --timeout "
+        "plus 1 s per output token asked for). A response is also cut off once it streams well past "
+        "its max_tokens; both count as a server fault",
     )
     p.add_argument("--seed", type=_non_negative_int, default=None, metavar="N", help="random seed")
     p.add_argument(
@@ -364,14 +445,10 @@ def _add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     closed.add_argument(
         "--concurrency", type=_positive_int, nargs="+", metavar="N", help="users (several: one step each)"
     )
+    closed.add_argument("--input-len", type=_tokens, metavar="N", help="prompt tokens per request (1024)")
+    closed.add_argument("--output-len", type=_tokens, metavar="N", help="output tokens per request (128)")
     closed.add_argument(
-        "--input-len", type=_positive_int, metavar="N", help="prompt tokens per request (1024)"
-    )
-    closed.add_argument(
-        "--output-len", type=_positive_int, metavar="N", help="output tokens per request (128)"
-    )
-    closed.add_argument(
-        "--depth", type=_non_negative_int, default=0, metavar="N", help="earlier turns of growing context"
+        "--depth", type=_depth, default=0, metavar="N", help="earlier turns of growing context"
     )
     closed.add_argument(
         "--requests",
@@ -387,7 +464,7 @@ def _add_load(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     opened.add_argument("--max-concurrency", type=_positive_int, metavar="N", help="most requests in flight")
     opened.add_argument("--num-prompts", type=_positive_int, metavar="N", help="requests to send")
-    opened.add_argument("--duration", type=_positive_float, metavar="S", help="send for S seconds instead")
+    opened.add_argument("--duration", type=_duration, metavar="S", help="send for S seconds instead")
     opened.add_argument(
         "--range-ratio", type=_range_ratio, default=0.0, metavar="F", help="lengths uniform in L*(1±F)"
     )
@@ -461,7 +538,7 @@ def _add_smoke(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--baseline", metavar="RECORDING", help="also compare with this earlier smoke recording")
     p.add_argument(
         "--tolerance",
-        type=float,
+        type=_non_negative_float,
         default=0.10,
         metavar="F",
         help="regression allowed against --baseline, as a fraction (default 0.1 = 10%%)",
@@ -512,17 +589,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     from sparktop.config import ConfigError
+    from sparktop.secrets import redact_text  # an error may quote a URL with credentials, or a key
 
     try:
         return handler(args)
     except ConfigError as exc:
-        print(f"sparktop: error: {exc}", file=sys.stderr)
+        print(f"sparktop: error: {redact_text(str(exc))}", file=sys.stderr)
         print("hint: fix the file or remove it (every setting has a default)", file=sys.stderr)
         return EXIT_BAD_INPUT
     except CliError as exc:
-        print(f"sparktop: error: {exc}", file=sys.stderr)
+        print(f"sparktop: error: {redact_text(str(exc))}", file=sys.stderr)
         if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+            print(f"hint: {redact_text(exc.hint)}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -15,8 +15,10 @@ A malformed file is an error that names the file, the key and what was expected.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -86,10 +88,19 @@ def read_file(path: Path) -> dict[str, Any]:
             want = " or ".join(t.__name__ for t in types)
             raise ConfigError(f"{path}: {key} must be a {want}, not {type(value).__name__}")
         checked: Any = value
-        if key in ("interval", "window") and not checked > 0:
-            raise ConfigError(f"{path}: {key} must be > 0")
+        if key in _RANGES:
+            accepts, expected = _RANGES[key]
+            if not (math.isfinite(checked) and accepts(checked)):  # inf would never wake
+                raise ConfigError(f"{path}: {key} must be {expected}, not {checked!r}")
         out[key] = Path(checked).expanduser() if key == "recordings_dir" else checked
     return out
+
+
+_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "interval": (lambda v: 0.05 <= v <= 3600, "from 0.05 to 3600 seconds"),
+    "window": (lambda v: 0 < v <= 86400, "> 0 and at most 86400 seconds (a day)"),
+}
+"""What the command line accepts for the same settings."""
 
 
 def load_settings(args: argparse.Namespace | None = None, path: Path | None = None) -> Settings:

@@ -21,12 +21,17 @@ _ESCAPES = re.compile(
     r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS, SOS, PM, APC strings
     r"|\x1b[@-Z\\-_]"  # two-byte escapes
     r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # other control characters
+    # invisible format characters: zero-width spaces and joiners, direction marks, line and
+    # paragraph separators, bidi embeddings, overrides and isolates (U+202E turns "exe.txt" into
+    # "txt.exe" on screen), word joiners and the byte-order mark
+    r"|[\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 )
 
 
 def clean(text: str, keep_newlines: bool = False) -> str:
     """Untrusted text (container logs, server answers, recordings) made safe for a terminal:
-    escape sequences and control characters removed, tabs turned into spaces."""
+    escape sequences, control characters and invisible bidi and zero-width characters removed,
+    tabs turned into spaces."""
     text = _ESCAPES.sub("", text.replace("\r\n", "\n")).replace("\t", "    ")
     if not keep_newlines:
         text = text.replace("\n", " ")

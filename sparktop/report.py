@@ -23,6 +23,7 @@ import orjson
 from sparktop import fmt
 from sparktop.derive.summary import NOT_EXPOSED, RunSummary
 from sparktop.model import Event, GpuSample, Num, RequestRecord, ScrapeResult, Unknown
+from sparktop.recording.format import RecordingError
 from sparktop.recording.markers import read_markers
 from sparktop.recording.reader import Recording
 from sparktop.workload.summary import Summary, summarize, summary_dict
@@ -54,6 +55,9 @@ class RecordingReport:
     notes: list[str] = field(default_factory=list)
     steps: list[StepReport] = field(default_factory=list)
     markers: list[MarkerNote] = field(default_factory=list)
+    stopped: str | None = None
+    """Where and why reading stopped short of the end (a damaged row, a file cut short); the figures
+    are those of what came before. None when the whole recording was read."""
 
     @property
     def label(self) -> str:
@@ -95,15 +99,34 @@ def _boundary(obs: Event) -> tuple[str, str, int | None] | None:
 
 
 def read_report(path: Path) -> RecordingReport:
-    """One pass over a recording (``RecordingError`` if it cannot be read)."""
+    """One pass over a recording.
+
+    Reading stops at the first damaged row (or where a file cut short ends); the report then holds
+    what came before, with ``stopped`` saying where. ``RecordingError`` when nothing can be read:
+    the file does not open, or its very first row is damaged.
+    """
     run = RunSummary()
     records: list[RequestRecord] = []
     notes: list[str] = []
     steps: list[_Step] = []
     markers: list[MarkerNote] = []
     last_scrape: ScrapeResult | None = None
+    stopped: str | None = None
     with Recording.open(path) as rec:
-        for obs in rec.observations():
+        read, last_t = 0, None
+        arrivals = rec.arrivals()
+        while True:
+            try:
+                arrival = next(arrivals, None)
+            except RecordingError as exc:
+                if read == 0:
+                    raise
+                stopped = _stopped_note(path, exc, read, last_t)
+                break
+            if arrival is None:
+                break
+            last_t, obs = arrival
+            read += 1
             if isinstance(obs, ScrapeResult):
                 run.add_scrape(obs)
                 last_scrape = obs
@@ -134,7 +157,9 @@ def read_report(path: Path) -> RecordingReport:
             meta.pop(key)
         complete = rec.complete
         target = rec.target
-    if not complete:
+    if stopped is not None:
+        notes.append(stopped)
+    elif not complete:
         notes.append(
             "the session ended without closing the file (killed or crashed): figures up to the last write"
         )
@@ -164,8 +189,16 @@ def read_report(path: Path) -> RecordingReport:
             )
         )
     return RecordingReport(
-        path, meta, run.figures(), client, len(records), complete, notes, step_reports, markers
+        path, meta, run.figures(), client, len(records), complete, notes, step_reports, markers, stopped
     )
+
+
+def _stopped_note(path: Path, exc: RecordingError, read: int, last_t: float | None) -> str:
+    """``damaged after row 57 (...): figures up to 14:05:03 (57 observations)``: the reader's cause
+    (without the file name, which the report shows beside it) and how far the figures go."""
+    cause = str(exc).removeprefix(f"{path}: ")
+    upto = time.strftime("%H:%M:%S", time.localtime(last_t)) if last_t is not None else "the start"
+    return f"{cause}: figures up to {upto} ({read} observations)"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -345,7 +378,12 @@ def render_steps(report: RecordingReport, markdown: bool = False) -> list[str]:
     steps = report.steps
     if not steps:
         return []
-    headers = ["", "figure", *[f"c={st.users}" if st.users else fmt.clean(st.name)[:24] for st in steps]]
+    name = _md if markdown else fmt.clean
+    headers = [
+        "",
+        "figure",
+        *[f"c={st.users}" if st.users else name(fmt.clean(st.name)[:24]) for st in steps],
+    ]
     body: list[list[str]] = []
     marked = False
     for section, label, getter, unit, digits, samples in STEP_ROWS:
@@ -482,7 +520,20 @@ def _describe(report: RecordingReport) -> str:
     return fmt.clean(" · ".join(parts))
 
 
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"} | {"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def _md(text: str) -> str:
+    """Untrusted text (names, notes, markers from a recording) for a Markdown document: cleaned
+    like any (``fmt.clean``), then HTML's ``& < >`` as entities, so no tag or entity of theirs is
+    rendered, and Markdown's inline punctuation backslash-escaped, so none of it becomes emphasis,
+    code, a link or image, or a table cell. The text never starts a line, where more would need it."""
+    return fmt.clean(text).translate(_MARKDOWN)
+
+
 def render_table(reports: Sequence[RecordingReport], markdown: bool = False) -> str:
+    """The side-by-side table, as text or (``markdown``) as a Markdown document with every
+    text from the recordings escaped (``_md``)."""
     rows = _rows(reports)
     headers = ["", "figure", *_headers(reports)]
     body: list[list[str]] = []
@@ -495,10 +546,11 @@ def render_table(reports: Sequence[RecordingReport], markdown: bool = False) -> 
                 cells.append(_delta(values[0], value))
         body.append(cells)
     lines: list[str] = []
+    text = _md if markdown else fmt.clean
     for i, report in enumerate(reports, 1):
-        lines.append(f"[{i}] {fmt.clean(str(report.path))}: {_describe(report)}")
-        lines.extend(f"    note: {fmt.clean(n)}" for n in report.notes)
-        lines.extend(f"    {marker_line(report, m)}" for m in report.markers)
+        lines.append(f"[{i}] {text(str(report.path))}: {text(_describe(report))}")
+        lines.extend(f"    note: {text(n)}" for n in report.notes)
+        lines.extend(f"    {text(marker_line(report, m))}" for m in report.markers)
     lines.append("")
     lines.extend(_grid(headers, body, markdown))
     for i, report in enumerate(reports, 1):

@@ -32,6 +32,7 @@ from sparktop.model import (
     GpuFigures,
     GpuSample,
     LatencyStats,
+    Level,
     Num,
     RecordingStatus,
     ReplayStatus,
@@ -46,6 +47,7 @@ from sparktop.model import (
     is_known,
 )
 from sparktop.recording.kinds import time_of
+from sparktop.scrape_state import figures_unread, scrape_state
 
 Observation = (
     ScrapeResult | GpuSample | Event | ServerInfo | WorkloadProgress | RequestRecord | ContainerStats
@@ -159,11 +161,7 @@ class Session:
             failed_scrapes=0 if ok else previous.failed_scrapes + 1,
             last_ok=result.t if ok else previous.last_ok,
         )
-        if previous.state != result.state:
-            level = _STATE_LEVEL.get(result.state, "info")
-            self.events.append(
-                Event(result.t, "state", f"server {result.state}: {result.detail}", "sparktop", level)  # type: ignore[arg-type]
-            )
+        self._state_events(previous, result)
         if result.snapshot is not None:
             resets = self.timeline.resets
             self.timeline.add(result.snapshot)
@@ -180,6 +178,36 @@ class Session:
             if tokens is not None:
                 self._tokens.append((result.t, tokens))
         self._append_history(result.t, ok)
+
+    def _state_events(self, previous: ServerStatus, result: ScrapeResult) -> None:
+        """Events for a change of the server's health, and of whether its figures are read: two
+        facts (a server answers /health with 200 while its /metrics fails or stalls), told apart."""
+        server = self.server
+        unread = figures_unread(server)
+        if previous.state != result.state:
+            level: Level = _STATE_LEVEL.get(result.state, "info")  # type: ignore[assignment]
+            if unread and result.state == "healthy":
+                text = (
+                    f"server healthy (/health answers), but its figures are not read: {result.detail} "
+                    f"(scrape {scrape_state(server)})"
+                )
+                level = "warning"
+            else:
+                text = f"server {result.state}: {result.detail}"
+            self.events.append(Event(result.t, "state", text, "sparktop", level))
+        elif unread and not figures_unread(previous) and previous.state != "unknown":
+            self.events.append(
+                Event(
+                    result.t,
+                    "state",
+                    f"figures not read: {result.detail} (scrape {scrape_state(server)}; "
+                    f"the server is still {result.state})",
+                    "sparktop",
+                    "warning",
+                )
+            )
+        elif server.scrape_ok and figures_unread(previous) and previous.state == result.state:
+            self.events.append(Event(result.t, "state", "figures read again (scrape ok)", "sparktop", "info"))
 
     def _gpu(self, sample: GpuSample) -> None:
         self.gpu = sample

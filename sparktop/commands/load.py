@@ -40,6 +40,7 @@ from sparktop.config import load_settings
 from sparktop.feeds import LiveFeed
 from sparktop.live import LiveOptions, live_feed, probe
 from sparktop.model import Event, Num, RequestRecord, TargetInfo, Unknown, WorkloadProgress
+from sparktop.secrets import keep_secret, redact_document, redact_text, redact_url
 from sparktop.workload import external, presets
 from sparktop.workload.client import BadUrl, Timeouts, split_base_url
 from sparktop.workload.generator import WorkloadRunner
@@ -265,8 +266,8 @@ def publish(json_path: str | None, title: str, outcome: Outcome, *, definitions:
     the tables to stderr)."""
     text = sys.stderr if json_path == "-" else sys.stdout
     if len(outcome.phases) > 1:
-        print(render_phases(outcome.phases) + "\n", file=text)
-    print(render_summary(title, outcome.summary), file=text)
+        print(redact_text(render_phases(outcome.phases)) + "\n", file=text)
+    print(redact_text(render_summary(title, outcome.summary)), file=text)  # errors quote servers
     if definitions:
         print(render_definitions(), file=text)
     if json_path:
@@ -274,6 +275,8 @@ def publish(json_path: str | None, title: str, outcome: Outcome, *, definitions:
 
 
 def write_json(path: str, data: bytes) -> None:
+    """Write a JSON document (``-``: to stdout), with URL credentials and secrets masked."""
+    data = redact_document(data)
     if path == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -304,7 +307,7 @@ class ProgressPrinter:
 
     def line(self, text: str) -> None:
         self._clear()
-        self.out.write(text + "\n")
+        self.out.write(redact_text(text) + "\n")
         self.out.flush()
 
     def event(self, event: Event) -> None:
@@ -319,6 +322,7 @@ class ProgressPrinter:
             self._draw(text)
 
     def _draw(self, text: str) -> None:
+        text = redact_text(text)
         pad = max(0, self._width - len(text))
         self.out.write("\r" + text + " " * pad)
         self._width = len(text)
@@ -360,6 +364,7 @@ def _api_key(args: argparse.Namespace) -> str | None:
     value = os.environ.get(name)
     if args.api_key_env and not value:
         raise CliError(f"${name} is not set", hint=f"export {name}=... (the key is never printed or saved)")
+    keep_secret(value)  # a server may echo it back in an error: masked in all output
     return value or None
 
 
@@ -402,10 +407,11 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         on_record=feed.session.observe,
         on_event=on_event,
-        timeouts=Timeouts(idle=args.timeout),
+        timeouts=Timeouts(idle=args.timeout, total=args.deadline),
     )
     printer.line(
-        f"sparktop load {fmt.clean(workload.name)}: {fmt.clean(workload.title)} against {url} ({endpoint})"
+        f"sparktop load {fmt.clean(workload.name)}: {fmt.clean(workload.title)} "
+        f"against {redact_url(url)} ({endpoint})"
     )
     summary = asyncio.run(_drive_with_session(runner, printer, feed))
     status = feed.session.recording_status() if feed.session.recording_status is not None else None
@@ -437,7 +443,9 @@ def _session_feed(args: argparse.Namespace, url: str, workload: Workload, clock:
     request record, so ``report`` and ``replay`` see the run whole."""
     settings = load_settings(args)
     found = asyncio.run(probe(url))
-    target = TargetInfo(label=url, kind="simulator" if found.simulated else "url", simulated=found.simulated)
+    target = TargetInfo(
+        label=redact_url(url), kind="simulator" if found.simulated else "url", simulated=found.simulated
+    )
     options = LiveOptions(interval=1.0, window_s=settings.window, gpu="sim" if found.simulated else "nvml")
     feed = live_feed(target, url, options, clock)
     record_feed(

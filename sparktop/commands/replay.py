@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import time
 from typing import TYPE_CHECKING, TextIO
 
 from sparktop import fmt
@@ -34,6 +35,16 @@ def run(args: argparse.Namespace) -> int:
         if start_at is None:
             raise CliError(
                 f"--at {args.at!r}: not a time", hint="use HH:MM[:SS], +5m (from the start) or 50%"
+            )
+        if not recording.start <= start_at <= recording.end:
+            recording.close()
+            span = fmt.duration(recording.end - recording.start)
+            first, last = (
+                time.strftime("%H:%M:%S", time.localtime(t)) for t in (recording.start, recording.end)
+            )
+            raise CliError(
+                f"--at {args.at!r}: not within the recording ({first} to {last}, {span})",
+                hint=f"give a time inside it, +0s to +{int(recording.end - recording.start)}s, or 0% to 100%",
             )
     try:
         feed = ReplayFeed(recording, speed=args.speed, playing=not args.paused, start_at=start_at)

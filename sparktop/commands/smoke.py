@@ -44,6 +44,7 @@ from sparktop.commands.recording import record_feed, workload_meta
 from sparktop.config import Settings, load_settings
 from sparktop.live import LiveOptions, live_feed, probe
 from sparktop.model import Event, Num, TargetInfo, Unknown
+from sparktop.secrets import keep_secret, redact_document, redact_text, redact_url
 from sparktop.smoke import baseline as base
 from sparktop.smoke import figures
 from sparktop.smoke.api import API_CHECKS, ApiChecks
@@ -175,6 +176,7 @@ def _plan(args: argparse.Namespace) -> Plan:
     api_key = os.environ.get(key_name) or None
     if args.api_key_env and not api_key:
         raise CliError(f"${key_name} is not set", hint=f"export {key_name}=... (never printed or saved)")
+    keep_secret(api_key)  # a server may echo it back in an error: masked in all output
     return Plan(args.target, workload, options, args.tolerance, report, api_key)
 
 
@@ -301,7 +303,9 @@ async def _at_url(
 ) -> Outcome:
     await _reachable(url)
     found = await probe(url)
-    target = TargetInfo(label=url, kind="simulator" if found.simulated else "url", simulated=found.simulated)
+    target = TargetInfo(
+        label=redact_url(url), kind="simulator" if found.simulated else "url", simulated=found.simulated
+    )
     options = LiveOptions(interval=1.0, window_s=settings.window, gpu="sim" if found.simulated else "nvml")
     feed = live_feed(target, url, options, SystemClock())
     record_feed(
@@ -739,11 +743,11 @@ def _judge(smoke: Run, objectives: Sequence[Objective], outcome: Outcome, plan: 
 def _publish(args: argparse.Namespace, plan: Plan, smoke: Run, outcome: Outcome, keep_recording: bool) -> int:
     result = verdict(smoke.checks)
     after = outcome.seconds_after_ready
-    title = f"sparktop smoke {fmt.clean(plan.target)}: workload {plan.workload.name}"
+    title = f"sparktop smoke {fmt.clean(redact_url(plan.target))}: workload {plan.workload.name}"
     if after is not None:
         title += f", {after:.1f} s after the server was ready"
     text = sys.stderr if "-" in (args.json, args.junit) else sys.stdout  # stdout is the file's then
-    print(render_table(smoke.checks, title), file=text)
+    print(redact_text(render_table(smoke.checks, title)), file=text)
     recording = str(outcome.recording) if outcome.recording is not None and keep_recording else None
     if recording:
         print(f"recorded to {recording} (sparktop report / replay read it)", file=text)
@@ -765,6 +769,8 @@ def _publish(args: argparse.Namespace, plan: Plan, smoke: Run, outcome: Outcome,
 
 
 def _write(path: str, data: bytes) -> None:
+    """Write a JSON or JUnit document (``-``: to stdout), with URL credentials and secrets masked."""
+    data = redact_document(data)
     if path == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

@@ -21,6 +21,7 @@ from sparktop import fmt
 from sparktop.cli import EXIT_OK, CliError
 from sparktop.clock import SystemClock
 from sparktop.model import HISTOGRAM_KEYS, SCALAR_KEYS, Histogram, MetricSnapshot, Num, Unknown, or_none
+from sparktop.secrets import redact_url
 from sparktop.vllm.exposition import SeriesParser
 from sparktop.vllm.schema import NO_SAMPLES_REASON, Schema, declares_vllm, empty_snapshot
 from sparktop.vllm.scrape import BadTarget, Scraper
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         state = None
     else:
         snapshot, state = asyncio.run(_scrape(args.url, args.timeout))
-        source = args.url
+        source = redact_url(args.url)
     if args.json:
         doc = to_json(snapshot)
         doc["source"] = fmt.clean(source)

@@ -28,6 +28,8 @@ from sparktop.config import Settings, load_settings
 from sparktop.feeds import Feed, LiveFeed
 from sparktop.live import LiveOptions, live_feed, probe
 from sparktop.model import Frame, LatencyStats, Num, ServerStatus, TargetInfo, Unknown
+from sparktop.scrape_state import scrape_state
+from sparktop.secrets import redact_url
 from sparktop.vllm.scrape import BadTarget, base_url
 
 if TYPE_CHECKING:
@@ -85,7 +87,7 @@ def url_feed(url: str, args: argparse.Namespace, settings: Settings, *, simulate
         gpu="sim" if simulated else "nvml",
         sim_log=simulated and log_path is None,  # a log file given is the log to follow
     )
-    info = TargetInfo(label=url, kind="simulator" if simulated else "url", simulated=simulated)
+    info = TargetInfo(label=redact_url(url), kind="simulator" if simulated else "url", simulated=simulated)
     if log_path is not None:
         _follow_log(options, Path(log_path))
     feed = live_feed(info, url, options)
@@ -191,12 +193,15 @@ def _plain(value: Num, digits: int) -> str:
 
 
 def format_line(frame: Frame) -> str:
-    """One plain line for the frame's latest scrape."""
+    """One plain line for the frame's latest scrape: the server's state (its health), the figures,
+    and ``scrape=`` (whether they were read: ``ok``, or what went wrong, e.g. ``http-500`` while
+    the state still says healthy); without figures, the reason ends the line."""
     server = frame.server
     stamp = time.strftime("%H:%M:%S", time.localtime(frame.t))
     figures = frame.figures
+    scrape = f"scrape={scrape_state(server)}"
     if not server.scrape_ok or figures is None:
-        fields = [stamp, f"state={server.state}", *_container_fields(frame), *_gpu_fields(frame)]
+        fields = [stamp, f"state={server.state}", *_container_fields(frame), *_gpu_fields(frame), scrape]
         return " ".join([*fields, fmt.clean(server.detail)])
     ttft = figures.latency.get("ttft")
     fields = [
@@ -213,6 +218,7 @@ def format_line(frame: Frame) -> str:
     ]
     fields += _container_fields(frame)
     fields += _gpu_fields(frame)
+    fields.append(scrape)
     if server.state != "healthy":
         fields.append(fmt.clean(server.detail))
     return " ".join(fields)

@@ -6,6 +6,11 @@ format version this build understands; anything else is a ``RecordingError`` wit
 ``sparktop.codec``). Reading stops with a ``RecordingError`` at the first damaged row; what came
 before it has been delivered.
 
+A file cut short (a copy that stopped half-way, a full disk on the way) holds fewer pages than its
+header says. SQLite refuses such a file as a whole; it is opened anyway, in a mode that lets SQLite
+read the pages that are there (``truncated`` says so, with the sizes), and reading stops at the
+first row it cannot reach, like at any other damage.
+
 A recorder killed in the middle of a commit leaves a hot rollback journal (``<file>-journal``)
 beside the file. SQLite will not read such a file through a read-only connection, so opening one
 first rolls the unfinished commit back (what SQLite does on any ordinary open): in place when the
@@ -56,7 +61,9 @@ class Row:
 class Recording:
     """An open recording. Not thread-safe; cheap to open (nothing is read but the metadata)."""
 
-    def __init__(self, path: Path, db: sqlite3.Connection, meta: dict[str, Any]) -> None:
+    def __init__(
+        self, path: Path, db: sqlite3.Connection, meta: dict[str, Any], truncated: str | None = None
+    ) -> None:
         self.path = path
         self._db = db
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
@@ -64,10 +71,32 @@ class Recording:
         self._zdicts: dict[str, bytes] = {}
         self._layouts: dict[int, tuple[tuple[str, ...], list[Series]]] = {}
         self._schema = Schema()
+        self.truncated = truncated
+        """How the file is shorter than its header says (``cut short: ...``), None when it is not."""
+        self.start: float
+        self.end: float
+        self.count: int
+        if truncated is not None:
+            self._span_of_readable_rows()
+            return
         row = self._one("SELECT MIN(t), MAX(t), COUNT(*) FROM observations")
-        self.start: float = float(row[0]) if row and row[0] is not None else float(meta.get("created", 0.0))
-        self.end: float = float(row[1]) if row and row[1] is not None else self.start
-        self.count: int = int(row[2]) if row else 0
+        self.start = float(row[0]) if row and row[0] is not None else float(meta.get("created", 0.0))
+        self.end = float(row[1]) if row and row[1] is not None else self.start
+        self.count = int(row[2]) if row else 0
+
+    def _span_of_readable_rows(self) -> None:
+        """``start``, ``end`` and ``count`` from the rows that can be read, in order, up to the
+        first that cannot (a cut-short file: the indexes may point past its end)."""
+        times: list[float] = []
+        try:
+            for (t,) in self._db.execute("SELECT t FROM observations ORDER BY seq"):
+                if isinstance(t, (int, float)):
+                    times.append(float(t))
+        except _DB_ERRORS:
+            pass
+        self.start = min(times) if times else float(self.meta.get("created", 0.0))
+        self.end = max(times) if times else self.start
+        self.count = len(times)
 
     # ----------------------------------------------------------------------------------------------
     # opening
@@ -90,14 +119,18 @@ class Recording:
         if _journal(path).exists():
             writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
             source, scratch = _rolled_back(path, in_place=writable)
+        truncated, page_size = _cut_short(source)
+        if truncated is not None and source.stat().st_size % page_size:
+            source, scratch = _whole_pages(path, source, page_size, scratch)
         try:
-            db, tables = _connect(source)
+            db, tables = _connect(source, salvage=truncated is not None)
         except _DB_ERRORS as exc:
             if scratch is not None:
                 scratch.cleanup()
-            raise RecordingError(f"{path}: damaged or not a recording ({_one_line(exc)})") from None
+            why = truncated or _one_line(exc)
+            raise RecordingError(f"{path}: damaged or not a recording ({why})") from None
         try:
-            return cls._checked(path, db, tables, scratch)
+            return cls._checked(path, db, tables, scratch, truncated)
         except BaseException:
             if scratch is not None:
                 scratch.cleanup()
@@ -110,6 +143,7 @@ class Recording:
         db: sqlite3.Connection,
         tables: set[str],
         scratch: tempfile.TemporaryDirectory[str] | None,
+        truncated: str | None = None,
     ) -> Recording:
         if not {"meta", "layouts", "observations"} <= tables:
             db.close()
@@ -137,7 +171,10 @@ class Recording:
                 f"{fmt.FORMAT_VERSION}: upgrade sparktop"
             )
         try:
-            recording = cls(path, db, meta)
+            recording = cls(path, db, meta, truncated)
+        except RecordingError:
+            db.close()
+            raise
         except _DB_ERRORS as exc:
             db.close()
             raise RecordingError(f"{path}: damaged ({_one_line(exc)})") from None
@@ -233,23 +270,28 @@ class Recording:
             f"SELECT seq, t, kind, keyframe, data FROM observations{where} ORDER BY seq",  # noqa: S608
             tuple(args),
         )
+        last: object = None
         while True:
+            # one row at a time: a batch that meets damage would lose the good rows before it
             try:
-                batch = cursor.fetchmany(512)
+                fetched = cursor.fetchone()
             except _DB_ERRORS as exc:
-                raise RecordingError(f"{self.path}: damaged ({_one_line(exc)})") from None
-            if not batch:
+                after = f" after row {last}" if last is not None else ""
+                why = self.truncated or _one_line(exc)
+                raise RecordingError(f"{self.path}: damaged{after} ({why})") from None
+            if fetched is None:
                 return
-            for seq, t, kind, keyframe, data in batch:
-                if (
-                    not isinstance(seq, int)
-                    or not isinstance(t, (int, float))
-                    or not isinstance(kind, str)
-                    or not isinstance(keyframe, int)
-                    or not isinstance(data, bytes)
-                ):
-                    raise RecordingError(f"{self.path}: malformed row {seq!r}")
-                yield Row(seq, float(t), kind, bool(keyframe), data)
+            seq, t, kind, keyframe, data = fetched
+            if (
+                not isinstance(seq, int)
+                or not isinstance(t, (int, float))
+                or not isinstance(kind, str)
+                or not isinstance(keyframe, int)
+                or not isinstance(data, bytes)
+            ):
+                raise RecordingError(f"{self.path}: malformed row {seq!r}")
+            last = seq
+            yield Row(seq, float(t), kind, bool(keyframe), data)
 
     def keyframe_before(self, t: float) -> tuple[float, int] | None:
         """Time and row of the last scrape keyframe at or before ``t`` (where decoding can start)."""
@@ -426,18 +468,68 @@ class Recording:
             ) from None
 
 
-def _connect(path: Path) -> tuple[sqlite3.Connection, set[str]]:
+def _connect(path: Path, *, salvage: bool = False) -> tuple[sqlite3.Connection, set[str]]:
+    """A read-only connection and the file's tables. ``salvage`` lets SQLite read a file that holds
+    fewer pages than its header says (it refuses one otherwise); nothing is ever written."""
     uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
     db = sqlite3.connect(uri, uri=True, check_same_thread=False)
     try:
         # text in a damaged file may not be UTF-8: never let that escape as a decoding error
         db.text_factory = lambda raw: raw.decode("utf-8", errors="replace")
         db.execute("PRAGMA query_only=1")
+        if salvage:
+            db.execute("PRAGMA writable_schema=ON")  # size from the file, not the header
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except BaseException:
         db.close()
         raise
     return db, tables
+
+
+def _cut_short(path: Path) -> tuple[str | None, int]:
+    """``cut short: N of M bytes`` when the file is smaller than its header says, else None; and
+    the page size.
+
+    The header (https://www.sqlite.org/fileformat.html) holds the page size at offset 16 and,
+    when valid (the change counter at 24 equals the one at 92), the size in pages at 28."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(100)
+            size = os.fstat(fh.fileno()).st_size
+    except OSError:
+        return None, 0
+    if len(head) < 100:
+        return None, 0
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    if page_size < 512 or page_size & (page_size - 1) or head[24:28] != head[92:96] or pages == 0:
+        return None, 0
+    expected = page_size * pages
+    return (f"cut short: {size:,} of {expected:,} bytes" if size < expected else None), page_size
+
+
+def _whole_pages(
+    path: Path, source: Path, page_size: int, scratch: tempfile.TemporaryDirectory[str] | None
+) -> tuple[Path, tempfile.TemporaryDirectory[str]]:
+    """A private copy of ``source`` without its last, partial page: SQLite would read that page
+    with zeros for its missing bytes, and rows half there would decode as if whole."""
+    if scratch is None:
+        scratch = tempfile.TemporaryDirectory(prefix="sparktop-recording-")
+    copy = Path(scratch.name) / (path.name + ".pages")
+    try:
+        with source.open("rb") as src, copy.open("wb") as dst:
+            whole = os.fstat(src.fileno()).st_size // page_size * page_size
+            while whole > 0:
+                chunk = src.read(min(whole, 1 << 20))
+                if not chunk:
+                    break
+                dst.write(chunk)
+                whole -= len(chunk)
+    except OSError as exc:
+        scratch.cleanup()
+        raise RecordingError(f"{path}: cut short and cannot be copied ({exc.strerror or exc})") from None
+    return copy, scratch
 
 
 def _journal(path: Path) -> Path:

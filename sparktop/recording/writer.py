@@ -2,10 +2,18 @@
 
 ``Recorder`` is called with every raw observation on the session's loop; it only queues it. A
 writer thread encodes the queued observations and commits them every ``commit_every`` seconds (0.5
-by default), so a recording killed with SIGKILL holds everything up to about half a second before
-the kill. SQLite's atomic commit keeps the file readable whatever happens to the process. A full
-disk or any write error stops the recording with a one-line reason in ``status``; the session goes
-on without it.
+by default) on a fixed cadence, however long a commit takes, so a recording killed with SIGKILL
+holds everything handed over until one interval plus one commit's time before the kill (a slow
+commit does not push the next one later). SQLite's atomic commit keeps the file readable whatever
+happens to the process. A full disk or any write error stops the recording with a one-line reason
+in ``status``; the session goes on without it.
+
+Any SQLite client may read the live file. The file keeps SQLite's rollback journal (not WAL, whose
+recent commits live in a separate ``-wal`` file until a checkpoint: a recording copied while open or
+after a ``kill -9`` would lose them), so a reader holding a read transaction open keeps a commit from
+finishing. The file being busy is never a reason to stop: a commit that cannot get the file within
+``BUSY_TIMEOUT_S`` is rolled back, its rows stay in memory, already encoded, and go in with the next
+commit once the reader lets go. ``close`` waits for the reader up to its timeout.
 """
 
 from __future__ import annotations
@@ -48,7 +56,10 @@ log = logging.getLogger("sparktop.recording")
 _STOP = object()
 MAX_BACKLOG = 200_000
 """Observations waiting for the writer before the recording gives up (hours at a normal pace):
-memory stays bounded even when the disk stalls."""
+memory stays bounded even when the disk stalls or another program holds the file for hours."""
+BUSY_TIMEOUT_S = 0.25
+"""How long one commit waits for readers to let go of the file before its rows wait for the next
+commit. Short, so that the writer does not hold the lock that keeps new readers out for long."""
 
 
 class Recorder:
@@ -76,6 +87,11 @@ class Recorder:
         self._last_t: float | None = None
         self.writer_cpu_s = 0.0
         """CPU the writer thread has used so far (encoding and committing)."""
+        self.busy_commits = 0
+        """Commits put off because another program held the file."""
+        self._unwritten: list[tuple[float, str, int, bytes]] = []
+        self._unwritten_meta: dict[str, Any] = {}
+        self._stop_by = float("inf")
         self._lock = threading.Lock()
         self._db = self._open(path)
         meta: dict[str, Any] = {
@@ -104,7 +120,7 @@ class Recorder:
                 )
         except sqlite3.Error as exc:
             raise RecordingError(f"{path}: cannot write ({_one_line(exc)})") from None
-        self._state = _EncoderState(self._db, dict(meta["target"]))
+        self._state = _EncoderState(dict(meta["target"]))
         self._thread = threading.Thread(target=self._run, name="sparktop-recorder", daemon=True)
         self._thread.start()
 
@@ -119,7 +135,7 @@ class Recorder:
         if path.exists():
             raise RecordingError(f"{path}: already exists; recordings are never overwritten")
         try:
-            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None)
             db.execute("PRAGMA journal_mode=DELETE")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(fmt.SCHEMA)
@@ -133,12 +149,13 @@ class Recorder:
 
     @property
     def backlog(self) -> int:
-        """Observations handed over and not written yet."""
-        return self._queue.qsize()
+        """Observations handed over and not written yet (queued, or encoded and waiting for the file)."""
+        return self._queue.qsize() + len(self._unwritten)
 
     def __call__(self, obs: object) -> None:
-        if self._ok and self._queue.qsize() >= MAX_BACKLOG:
-            self._stop(RecordingError(f"the disk is too slow: {MAX_BACKLOG:,} observations waiting"))
+        if self._ok and self.backlog >= MAX_BACKLOG:
+            why = "another program holds the file" if self._unwritten else "the disk is too slow"
+            self._stop(RecordingError(f"{why}: {MAX_BACKLOG:,} observations waiting"))
             return
         if self._ok:
             # a row's time is when the observation reached the session (``arrival``), so a replay
@@ -151,7 +168,12 @@ class Recorder:
             return RecordingStatus(str(self.path), self._bytes, self._ok, self._detail)
 
     def close(self, timeout: float = 10.0) -> RecordingStatus:
-        """Write what is queued, mark the recording as ended, and close the file."""
+        """Write what is queued, mark the recording as ended, and close the file.
+
+        While another program holds the file, the last commit is retried until shortly before
+        ``timeout``; if the file is still held then, the recording ends with what it had committed.
+        """
+        self._stop_by = time.monotonic() + max(0.0, timeout - 4 * BUSY_TIMEOUT_S)
         self._queue.put(_STOP)
         self._thread.join(timeout)
         return self.status
@@ -173,23 +195,44 @@ class Recorder:
             except queue.Empty:
                 pass
             if stopping or time.monotonic() >= deadline:
-                if pending and self._ok:
+                if (pending or self._unwritten) and self._ok:
                     started = time.thread_time()
                     self._write(pending)
                     self.writer_cpu_s += time.thread_time() - started
                 pending = []
-                deadline = time.monotonic() + self.commit_every
+                # commits keep their cadence whatever a commit takes (a loaded machine, a slow
+                # disk): what was handed over waits at most one interval plus one commit
+                # (after a commit that overran its interval, the next one is due at once)
+                deadline = max(deadline + self.commit_every, time.monotonic())
+        if self._ok:
+            self._unwritten_meta["ended"] = time.time()
+            while self._ok and not self._write([]):
+                if time.monotonic() >= self._stop_by:
+                    self._stop(RecordingError("another program kept the file open past the close"))
         self._finish()
 
-    def _write(self, items: list[tuple[float, object]]) -> None:
+    def _write(self, items: list[tuple[float, object]]) -> bool:
+        """Encode ``items`` and commit them with any rows still waiting for the file.
+
+        Returns False when another program held the file (the rows wait, encoded, for the next
+        try), True when they are written or the recording has stopped.
+        """
         try:
-            rows = []
-            meta: dict[str, Any] = {}
             for arrived, obs in items:
-                row = self._state.row(arrived, obs, meta)
+                row = self._state.row(arrived, obs, self._unwritten_meta)
                 if row is not None:
-                    rows.append(row)
-            with self._db:
+                    self._unwritten.append(row)
+        except Exception as exc:  # a bug must stop the recording with a message, never the thread silently
+            log.exception("recording %s: cannot encode an observation", self.path)
+            self._stop(exc)
+            return True
+        rows, meta = self._unwritten, self._unwritten_meta
+        try:
+            if self._db.in_transaction:  # a rollback that failed after a put-off commit
+                self._db.execute("ROLLBACK")
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany("INSERT INTO layouts(id, keys) VALUES (?, ?)", self._state.new_layouts)
                 if meta:
                     self._db.executemany(
                         "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
@@ -198,19 +241,38 @@ class Recorder:
                 self._db.executemany(
                     "INSERT INTO observations(t, kind, keyframe, data) VALUES (?, ?, ?, ?)", rows
                 )
-            self._state.commit()
-            size = _file_size(self.path)
-            with self._lock:
-                self._bytes = size
-                if rows:
-                    self._last_t = rows[-1][0]
+                self._db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
         except (sqlite3.Error, OSError) as exc:
-            self._state.rollback()
+            if _busy(exc):
+                self._put_off()
+                return False
             self._stop(exc)
-        except Exception as exc:  # a bug must stop the recording with a message, never the thread silently
-            self._state.rollback()
-            log.exception("recording %s: cannot encode an observation", self.path)
-            self._stop(exc)
+            return True
+        self._state.new_layouts.clear()
+        last_t = rows[-1][0] if rows else None
+        self._unwritten, self._unwritten_meta = [], {}
+        size = _file_size(self.path)
+        with self._lock:
+            self._bytes = size
+            self._detail = ""
+            if last_t is not None:
+                self._last_t = last_t
+        return True
+
+    def _put_off(self) -> None:
+        """Another program holds the file: keep the rows for the next commit."""
+        self.busy_commits += 1
+        with self._lock:
+            first = not self._detail
+            if not self._ok:
+                return
+            self._detail = f"waiting for another program that holds the file ({len(self._unwritten)} rows)"
+        if first:
+            log.warning("recording %s: another program holds the file; the rows wait in memory", self.path)
 
     def _stop(self, exc: BaseException) -> None:
         text = _one_line(exc)
@@ -224,13 +286,6 @@ class Recorder:
 
     def _finish(self) -> None:
         with contextlib.suppress(sqlite3.Error):
-            if self._ok:
-                with self._db:
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO meta(key, value) VALUES ('ended', ?)",
-                        (orjson.dumps(time.time()).decode(),),
-                    )
-        with contextlib.suppress(sqlite3.Error):
             self._db.close()
         size = _file_size(self.path)
         with self._lock:
@@ -240,10 +295,11 @@ class Recorder:
 class _EncoderState:
     """What encoding needs to remember: the previous scrape's values, layouts, dictionaries."""
 
-    def __init__(self, db: sqlite3.Connection, target: dict[str, Any]) -> None:
-        self.db = db
+    def __init__(self, target: dict[str, Any]) -> None:
         self.target = target
         self.layouts: dict[tuple[str, ...], int] = {}
+        self.new_layouts: list[tuple[int, bytes]] = []
+        """Layouts given an id and not written yet: they go in with the rows that use them."""
         self.layout_ids: dict[int, int] = {}  # id(keys tuple) -> layout id, for the common case
         self.previous: tuple[int, list[float]] | None = None  # (layout, values) of the last scrape row
         self.since_keyframe = 0
@@ -266,15 +322,6 @@ class _EncoderState:
         if changed:
             meta["target"] = dict(self.target)
 
-    def commit(self) -> None:
-        """The rows given out since the last commit are in the file."""
-
-    def rollback(self) -> None:
-        """The rows given out since the last commit were not written: start again from a keyframe."""
-        self.previous = None
-        self.layouts.clear()
-        self.layout_ids.clear()
-
     def _layout(self, keys: tuple[str, ...]) -> int:
         cached = self.layout_ids.get(id(keys))
         if cached is not None and self.layouts.get(keys) == cached:
@@ -282,8 +329,8 @@ class _EncoderState:
         layout = self.layouts.get(keys)
         if layout is None:
             packed = zlib.compress(orjson.dumps(list(keys)), 9)
-            cursor = self.db.execute("INSERT INTO layouts(keys) VALUES (?)", (packed,))
-            layout = int(cursor.lastrowid or 0)
+            layout = len(self.layouts) + 1  # the file is new: ids are 1, 2, ... in order
+            self.new_layouts.append((layout, packed))
             self.layouts[keys] = layout
         self.layout_ids[id(keys)] = layout
         return layout
@@ -350,6 +397,14 @@ def _describe_gpu(sample: GpuSample) -> dict[str, Any]:
         "unified_memory": any(d.unified_memory for d in sample.devices),
         "memory_total_bytes": or_none(sample.memory.total_bytes),
     }
+
+
+def _busy(exc: BaseException) -> bool:
+    """Whether ``exc`` says another connection holds the file (a reason to wait, never to stop)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "database is locked" in str(exc)
 
 
 def _file_size(path: Path) -> int:

@@ -10,6 +10,12 @@ full line parser (``parse_line``), which is also what ``parse_samples`` uses for
 On every valid exposition the samples equal those of prometheus-client's parser (the oracle in the
 tests). Lines that are not exposition (a log line pasted into the page, garbage, a truncated last
 line) are skipped and counted; nothing here raises on any input text.
+
+Memory stays a small multiple of the page whatever the page holds: label values are scanned with
+``str.find`` rather than a repeated regex group (which keeps state per character consumed, over a
+hundred bytes per byte of the value), and a label value longer than ``MAX_LABEL_VALUE`` characters
+makes its line skipped like any other malformed line. vLLM's label values are model names, paths,
+finish reasons and config numbers; ``MAX_LABEL_VALUE`` is the longest path Linux accepts.
 """
 
 from __future__ import annotations
@@ -23,7 +29,6 @@ from typing import NamedTuple
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME = re.compile(r"[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*\"")
-_LABEL_VALUE_END = re.compile(r'(?:[^"\\]|\\.)*"')
 _ESCAPE = re.compile(r"\\[\\n\"]")
 _ESCAPES = {"\\\\": "\\", "\\n": "\n", '\\"': '"'}
 _WHITESPACE = " \t\r"
@@ -31,6 +36,8 @@ _WHITESPACE = " \t\r"
 # A series cache that keeps growing means the server invents new label values all the time; start
 # over rather than hold on to memory for hours.
 _MAX_CACHED_SERIES = 100_000
+MAX_LABEL_VALUE = 4096
+"""The longest label value accepted, in characters as exposed (escapes included)."""
 _FIRST = itemgetter(0)
 _LAST = itemgetter(2)
 
@@ -72,6 +79,27 @@ def _unescape(value: str) -> str:
     return _ESCAPE.sub(lambda m: _ESCAPES[m.group(0)], value) if "\\" in value else value
 
 
+def _label_value_end(text: str, start: int) -> int | None:
+    """Index of the quote that closes the label value starting at ``text[start]``, or None when
+    there is none within ``MAX_LABEL_VALUE`` characters.
+
+    The closing quote is the first one preceded by an even number of backslashes (``\\"`` is an
+    escaped quote, ``\\\\"`` an escaped backslash then the end).
+    """
+    limit = min(len(text), start + MAX_LABEL_VALUE + 1)
+    pos = start
+    while True:
+        quote = text.find('"', pos, limit)
+        if quote < 0:
+            return None
+        before = quote
+        while before > start and text[before - 1] == "\\":
+            before -= 1
+        if (quote - before) % 2 == 0:
+            return quote
+        pos = quote + 1
+
+
 def _parse_labels(text: str, start: int) -> tuple[dict[str, str], int] | None:
     """Parse ``a="b",c="d"}`` from ``text[start]`` (just after ``{``).
 
@@ -89,11 +117,11 @@ def _parse_labels(text: str, start: int) -> tuple[dict[str, str], int] | None:
         if m is None:
             return None
         name = m.group(1)
-        end = _LABEL_VALUE_END.match(text, m.end())
+        end = _label_value_end(text, m.end())
         if end is None or name in labels:
             return None
-        labels[name] = _unescape(text[m.end() : end.end() - 1])
-        pos = end.end()
+        labels[name] = _unescape(text[m.end() : end])
+        pos = end + 1
         while pos < n and text[pos] in _WHITESPACE:
             pos += 1
         if pos < n and text[pos] == ",":

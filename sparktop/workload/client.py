@@ -48,13 +48,14 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
 from sparktop.fmt import clean
+from sparktop.secrets import mask
 
 perf_counter = time.perf_counter
 
@@ -102,14 +103,40 @@ class Exchange:
         return self.error is None and self.status == 200
 
 
+SERVER_FAULT = "server fault"
+"""The prefix of the failures that only a misbehaving server causes (a stream past its
+``max_tokens``, a response that never completes): the summary groups them under it."""
+
+
+def chunk_cap(max_tokens: int) -> int:
+    """The most token chunks a response asked for ``max_tokens`` tokens may carry before the client
+    stops reading: each chunk carries at least one token, plus a margin for a final chunk with only
+    a finish reason and other harmless extras."""
+    return max_tokens + max(16, max_tokens // 10)
+
+
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     """Seconds. ``idle``: longest wait for the next byte once a request is sent (a long prefill
-    sends nothing until its first token, so keep it generous); ``total``: cap on a whole request."""
+    sends nothing until its first token, so keep it generous); ``total``: cap on a whole request
+    (its deadline: a server that keeps streaming without ever finishing is cut off there)."""
 
     connect: float = 10.0
     idle: float = 600.0
     total: float | None = None
+
+
+DEADLINE_S_PER_OUTPUT_TOKEN = 1.0
+"""A request's default deadline allows this long per token asked for, after the first token (which
+may take the idle timeout): decoding slower than a token a second is a stall, not a speed."""
+
+
+def request_deadline(timeouts: Timeouts, max_tokens: int) -> float:
+    """A streamed request's deadline in seconds: ``timeouts.total`` when set, else the idle timeout
+    (the longest its first token may take) plus ``DEADLINE_S_PER_OUTPUT_TOKEN`` per token asked for."""
+    if timeouts.total is not None:
+        return timeouts.total
+    return timeouts.idle + max(1, max_tokens) * DEADLINE_S_PER_OUTPUT_TOKEN
 
 
 def split_base_url(url: str) -> tuple[str, str, int, str]:
@@ -189,6 +216,7 @@ class _Connection:
         "_keep_alive",
         "_last_rx",
         "_length_left",
+        "_max_chunks",
         "_sse",
         "_sse_mode",
         "_state",
@@ -212,6 +240,7 @@ class _Connection:
         self._timer: asyncio.TimerHandle | None = None
         self._timeouts = Timeouts()
         self._last_rx = 0.0
+        self._max_chunks: int | None = None
         self.closed = False
         self.got_bytes = False
         self.reused = False
@@ -269,7 +298,12 @@ class _Connection:
 
     # the exchange -------------------------------------------------------------------------------
 
-    def begin(self, ex: Exchange, request: bytes, timeouts: Timeouts) -> asyncio.Future[Exchange]:
+    def begin(
+        self, ex: Exchange, request: bytes, timeouts: Timeouts, max_chunks: int | None = None
+    ) -> asyncio.Future[Exchange]:
+        """Send ``request``; the future is the exchange once it ends. ``max_chunks``: the most token
+        chunks to read (beyond them the server is streaming past what was asked: the exchange
+        fails and the connection is closed)."""
         assert self._ex is None
         loop = asyncio.get_running_loop()
         self._ex = ex
@@ -279,6 +313,7 @@ class _Connection:
         self._buf.clear()
         self._sse.clear()
         self._timeouts = timeouts
+        self._max_chunks = max_chunks
         self.got_bytes = False
         self._last_rx = perf_counter()
         self._timer = loop.call_at(loop.time() + self._next_check(), self._check_timeout)
@@ -299,7 +334,11 @@ class _Connection:
         now = perf_counter()
         total = self._timeouts.total
         if total is not None and now - ex.start >= total:
-            self._fail(f"timeout: no complete response within {total:g} s", now)
+            self._fail(
+                f"{SERVER_FAULT}: no complete response within the {total:g} s request deadline "
+                f"({ex.chunks} token chunks read; connection closed)",
+                now,
+            )
             self._abort()
             return
         idle = self._timeouts.idle
@@ -542,6 +581,8 @@ class _Connection:
                 ex.gaps.append(t - ex.last_token)  # type: ignore[operator]
                 ex.last_token = t
                 ex.chunks += 1
+                if self._max_chunks is not None and ex.chunks > self._max_chunks:
+                    self._past_max_tokens()
                 if b'"finish_reason":null' in payload or b'"finish_reason": null' in payload:
                     return
                 if b'"finish_reason"' not in payload and b'"usage"' not in payload:
@@ -603,6 +644,16 @@ class _Connection:
             ex.gaps.append(t - ex.last_token)  # type: ignore[operator]
             ex.last_token = t
             ex.chunks += 1
+            if self._max_chunks is not None and ex.chunks > self._max_chunks:
+                self._past_max_tokens()
+
+    def _past_max_tokens(self) -> None:
+        """The stream carries more token chunks than it was asked for: stop reading (``_received``
+        fails the exchange and closes the connection)."""
+        raise _ProtocolError(
+            f"{SERVER_FAULT}: streamed past max_tokens (more than {self._max_chunks} token chunks; "
+            "connection closed)"
+        )
 
     def _body_done(self, t: float) -> None:
         ex = self._ex
@@ -1044,6 +1095,7 @@ class OpenAIClient:
             "Accept: application/json, text/event-stream\r\n"
         ).encode("latin-1")
         self._auth = f"Authorization: Bearer {api_key}\r\n".encode("latin-1") if api_key else b""
+        self._api_key = api_key
         self._idle: list[_Connection] = []
         self._busy: set[_Connection] = set()
         self._addresses: list[tuple[int, Any]] | None = None
@@ -1139,12 +1191,17 @@ class OpenAIClient:
         *,
         start: float | None = None,
         exchange: Exchange | None = None,
+        deadline: float | None = None,
+        max_chunks: int | None = None,
     ) -> Exchange:
         """Send one request and return what came back (streamed or not). Never raises for server
         or network trouble; cancellation aborts the connection and propagates. ``exchange``, when
-        given, is the one filled in (a caller may watch it while the response streams)."""
+        given, is the one filled in (a caller may watch it while the response streams).
+        ``deadline``: this request's cap in seconds (instead of ``timeouts.total``); ``max_chunks``:
+        the most token chunks to read before giving up on a server streaming past its limit."""
         ex = exchange if exchange is not None else Exchange(start=perf_counter() if start is None else start)
         payload = self._request_bytes(method, path, body)
+        timeouts = self.timeouts if deadline is None else replace(self.timeouts, total=deadline)
         for attempt in range(2):
             conn = self._take_idle()
             if conn is None:
@@ -1153,7 +1210,7 @@ class OpenAIClient:
                     return ex
             self._busy.add(conn)
             try:
-                await conn.begin(ex, payload, self.timeouts)
+                await conn.begin(ex, payload, timeouts, max_chunks)
             except asyncio.CancelledError:
                 conn.cancel()
                 raise
@@ -1166,6 +1223,8 @@ class OpenAIClient:
                 continue
             if not conn.closed:
                 self._idle.append(conn)
+            if ex.error is not None and self._api_key:
+                ex.error = mask(ex.error, (self._api_key,))  # a server may echo the key it was sent
             return ex
         return ex
 
@@ -1176,9 +1235,20 @@ class OpenAIClient:
         *,
         start: float | None = None,
         exchange: Exchange | None = None,
+        deadline: float | None = None,
+        max_chunks: int | None = None,
     ) -> Exchange:
-        """A streaming POST (``stream: true`` is the caller's to set)."""
-        return await self.request("POST", path, orjson.dumps(payload), start=start, exchange=exchange)
+        """A streaming POST (``stream: true`` is the caller's to set); ``deadline`` and
+        ``max_chunks`` as for ``request``."""
+        return await self.request(
+            "POST",
+            path,
+            orjson.dumps(payload),
+            start=start,
+            exchange=exchange,
+            deadline=deadline,
+            max_chunks=max_chunks,
+        )
 
     async def get_json(self, path: str) -> tuple[Exchange, Any]:
         """GET a JSON document: the exchange, and the parsed body (None unless a 200 with JSON)."""

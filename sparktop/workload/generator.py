@@ -13,8 +13,10 @@ Every request becomes a ``RequestRecord`` (``on_record``), successful or not; ph
 (warm-up, each step, each open-loop stage) and warnings become ``Event``s (``on_event``). Times
 come from ``time.perf_counter()`` mapped onto the injected clock, so records line up with
 everything else the session observes. Nothing a server does ends the run: connection refused,
-resets, HTTP errors and timeouts end single requests, with their reasons. ``cancel()`` stops it;
-the requests still in flight are recorded as failed (``cancelled``), not dropped.
+resets, HTTP errors and timeouts end single requests, with their reasons; so does a server that
+streams past a request's ``max_tokens`` or never finishes its response (the request's deadline).
+``cancel()`` stops it; the requests still in flight are recorded as failed (``cancelled``), not
+dropped.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from sparktop.clock import Clock
 from sparktop.fmt import clean
 from sparktop.model import Event, Level, RequestRecord, WorkloadProgress
 from sparktop.workload import arrivals
-from sparktop.workload.client import Exchange, OpenAIClient, Timeouts
+from sparktop.workload.client import Exchange, OpenAIClient, Timeouts, chunk_cap, request_deadline
 from sparktop.workload.prompts import ChatPrompts, token_ids
 from sparktop.workload.spec import ClosedLoop, Endpoint, OpenLoop, Stage, Workload
 from sparktop.workload.summary import Summary, itl_summary, summarize
@@ -344,7 +346,13 @@ class WorkloadRunner:
                 live = Exchange(start=start)
                 self._live[rid] = live  # watched by progress(): has it a first token yet?
                 try:
-                    ex = await self._client.post_stream(path, payload, exchange=live)
+                    ex = await self._client.post_stream(
+                        path,
+                        payload,
+                        exchange=live,
+                        deadline=request_deadline(self._client.timeouts, prompt.output_tokens),
+                        max_chunks=chunk_cap(prompt.output_tokens),
+                    )
                 finally:
                     self._in_flight -= 1
                     self._live.pop(rid, None)

@@ -9,9 +9,7 @@ The image is built once per engine and reused (``tests/docker/build_image.py``).
 from __future__ import annotations
 
 import os
-import socket
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -25,6 +23,7 @@ import pytest
 import requests
 
 from sparktop.container.profile import Profile, to_toml
+from tests.support.waiting import wait_until
 
 GEMMA = "google/gemma-4-26B-A4B-it"
 SIM_ENV = {"SPARKTOP_SIM_STARTUP": "fast"}
@@ -136,12 +135,7 @@ def exists(client: docker.DockerClient, name: str) -> bool:
 
 
 def wait_for(predicate: Any, timeout: float = 20.0, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return bool(predicate())
+    return wait_until(predicate, timeout, step)
 
 
 def wait_healthy(client: docker.DockerClient, name: str, timeout: float = 60.0) -> None:
@@ -158,13 +152,6 @@ def wait_healthy(client: docker.DockerClient, name: str, timeout: float = 60.0) 
             return False
 
     assert wait_for(healthy, timeout=timeout, step=0.2), f"{name} never became healthy"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def sparktop_env(**extra: str) -> dict[str, str]:

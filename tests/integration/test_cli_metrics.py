@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,8 @@ from prometheus_client import generate_latest
 from sparktop.sim.vllm_metrics import VllmMetrics
 from sparktop.vllm.schema import NO_SAMPLES_REASON
 from sparktop.vllm.scrape import Scraper
-from tests.support.fault_server import FaultServer, Route, free_port
+from tests.support.fault_server import FaultServer, Route
+from tests.support.net import free_port
 
 ENV = {**os.environ, "SPARKTOP_CONFIG": "/nonexistent/sparktop.toml", "PYTHONUNBUFFERED": "1"}
 
@@ -90,10 +92,13 @@ def test_snapshot_file_json_contract(tmp_path: Path, style: str) -> None:
 
 
 def test_snapshot_table_from_stdin() -> None:
-    proc = sparktop("snapshot", "--file", "-", stdin=page())
+    proc = sparktop("snapshot", "--file", "-", stdin=page(running=7))
     assert proc.returncode == 0, proc.stderr
-    assert "requests running" in proc.stdout and "4" in proc.stdout
-    assert "KV-cache usage" in proc.stdout and "50.0%" in proc.stdout
+    fields = dict(
+        re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in proc.stdout.split("\n\n")[0].splitlines()
+    )
+    assert fields["requests running"] == "7" and fields["requests waiting"] == "0"
+    assert fields["KV-cache usage"] == "50.0%" and fields["generation tokens"] == "500"
 
 
 @pytest.mark.parametrize(

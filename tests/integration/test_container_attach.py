@@ -19,7 +19,6 @@ from tests.integration.container_helpers import (
     SIM_ENV,
     SPARKTOP,
     docker_client,
-    free_port,
     names,
     new_name,
     sim_image,
@@ -27,6 +26,7 @@ from tests.integration.container_helpers import (
     wait_for,
     wait_healthy,
 )
+from tests.support.net import free_port
 
 __all__ = ["docker_client", "names", "sim_image"]  # fixtures
 

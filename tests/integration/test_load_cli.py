@@ -253,17 +253,14 @@ async def test_run_tool_reports_a_missing_tool_and_a_failing_one() -> None:
     )
     assert result.returncode == 3
     assert len(external.parse_llama_benchy_markdown(result.output)) == 3
+    # a tool that never ends by itself is killed at the limit, however long it takes to start
+    # (what it printed is followed as it comes: test_run_tool_follows_a_replayed_vllm_run_as_it_happens)
     slow = await external.run_tool(
         external.LLAMA_BENCHY,
-        [
-            sys.executable,
-            "-c",
-            "import time; print('Running test: pp=1, tg=1, depth=0, concurrency=1', flush=True); "
-            "time.sleep(30)",
-        ],
-        limit_s=3.0,  # the stand-in has long started and printed its phase
+        [sys.executable, "-c", "import time; time.sleep(3600)"],
+        limit_s=0.5,
     )
-    assert slow.returncode == -9 and slow.progress.phases == ["pp1 tg1 c=1"]
+    assert slow.returncode == -9
 
 
 def stand_in(tmp_path: Path, name: str, log: str, result: str | None) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,6 +24,7 @@ from sparktop.workload.spec import ClosedLoop, Endpoint, OpenLoop, Workload
 from sparktop.workload.summary import Summary, summarize
 from tests.integration.sim_helpers import samples, value
 from tests.support.fault_server import FaultServer, Route
+from tests.support.net import free_port
 from tests.support.sse_server import DONE, Script, ScriptedServer, chat_chunk, usage_chunk
 from tests.support.waiting import eventually
 
@@ -59,12 +59,6 @@ async def run(url: str, workload: Workload, endpoint: Endpoint = "completions", 
     )
     await runner.run()
     return runner
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --------------------------------------------------------------------------------------------------

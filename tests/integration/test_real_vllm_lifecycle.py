@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import httpx
@@ -18,7 +17,9 @@ import pytest
 
 from tests.integration.conftest import StartReal
 from tests.integration.real_vllm_helpers import counters, sparktop, spawn
-from tests.realvllm.server import MODEL_NAME, free_port
+from tests.realvllm.server import MODEL_NAME
+from tests.support.net import free_port
+from tests.support.waiting import poll
 
 pytestmark = [pytest.mark.real_vllm, pytest.mark.slow]
 
@@ -36,13 +37,9 @@ STARTUP_EVENTS = (
 
 def wait_for(path: Path, condition: object, within_s: float = 240.0) -> str:
     """The file's text once ``condition(text)`` holds (fails with the text after ``within_s``)."""
-    deadline = time.monotonic() + within_s
-    while True:
-        text = path.read_text(errors="replace")
-        if callable(condition) and condition(text):
-            return text
-        assert time.monotonic() < deadline, f"timed out; output so far:\n{text[-4000:]}"
-        time.sleep(0.25)
+    text, held = poll(lambda: path.read_text(errors="replace"), condition, within_s, step=0.25)  # type: ignore[arg-type]
+    assert held, f"timed out; output so far:\n{text[-4000:]}"
+    return text
 
 
 def generate(url: str, requests: int, tokens: int) -> None:

@@ -107,8 +107,20 @@ def test_bad_files_exit_2_with_one_line(tmp_path: Path, content: bytes) -> None:
     assert proc.stderr.startswith("sparktop: error:") and "Traceback" not in proc.stderr
 
 
+def whole_run(text: str) -> list[str]:
+    """The lines of the whole run's table: from the header to the table by workload step."""
+    table = text.split("\n\n")[1]
+    assert "by workload step" not in table
+    return table.splitlines()
+
+
 def test_render_without_client_side() -> None:
     r = read_report(BF16)
+    with_client = whole_run(render_table([r]))
+    assert any(line.startswith("client") for line in with_client)
     r.client = None
-    text = render_table([r])
-    assert "client" not in text.split("\n", 3)[-1].split()[:1]
+    lines = whole_run(render_table([r]))
+    assert any(line.startswith("server") for line in lines)
+    # no client section of empty figures: only the client measures successes and peak concurrency
+    assert not any(line.startswith("client") for line in lines), lines
+    assert not any(figure in line for line in lines for figure in ("successful", "peak concurrency"))

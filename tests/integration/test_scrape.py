@@ -19,7 +19,8 @@ from sparktop.session import Session
 from sparktop.sim.vllm_metrics import VllmMetrics
 from sparktop.sources import scrape_loop
 from sparktop.vllm.scrape import BadTarget, Scraper, base_url
-from tests.support.fault_server import FaultServer, Route, SilentListener, free_port
+from tests.support.fault_server import FaultServer, Route, SilentListener
+from tests.support.net import free_port
 from tests.support.waiting import eventually
 
 
@@ -230,9 +231,9 @@ async def test_live_frames_follow_scrapes_and_keep_coming_while_the_server_hangs
     """One frame per scrape (a scrape landing a little late must not cause a second frame in the
     same interval); while the server hangs, frames still come, so the clock on screen moves."""
     interval = 0.2
-    # a hung scrape lasts 2 s: a feed that waited for it would leave a 2 s hole between frames,
-    # which no scheduling stall on a loaded machine can imitate
-    s = Scraper(server.url, connect_timeout=2.0, read_timeout=2.0)
+    # a hung scrape lasts as long as the test: a feed that waited for it would send no frame at all
+    # while it hangs, however long the test waits
+    s = Scraper(server.url, connect_timeout=2.0, read_timeout=600.0)
     session = Session(TargetInfo(server.url, "url"), window_s=5.0, rate_window_s=1.0)
     scrapes: list[float] = []
 
@@ -245,12 +246,13 @@ async def test_live_frames_follow_scrapes_and_keep_coming_while_the_server_hangs
     frames: list[float] = []
     task = asyncio.create_task(feed.run(lambda frame: frames.append(time.monotonic())))
     try:
-        await eventually(lambda: len(scrapes) >= 10)
+        assert await eventually(lambda: len(scrapes) >= 10)
         steady_frames, steady = len(frames), list(scrapes)
         server.routes["/metrics"].mode = "hang"
         server.routes["/health"].mode = "hang"
-        hang_started = time.monotonic()
-        await asyncio.sleep(3.0)
+        frames_before, scrapes_before = len(frames), len(scrapes)
+        kept_coming = await eventually(lambda: len(frames) >= frames_before + 3)
+        scrapes_during_hang = len(scrapes) - scrapes_before
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -260,6 +262,5 @@ async def test_live_frames_follow_scrapes_and_keep_coming_while_the_server_hangs
     # a scrape later than the slack lets a frame go out without it; any other extra frame is a bug
     late = sum(b - a > interval * FRAME_SLACK for a, b in itertools.pairwise(steady))
     assert len(steady) - 1 <= steady_frames <= len(steady) + 1 + late, (steady_frames, len(steady), late)
-    during_hang = [t for t in frames if t > hang_started]
-    gaps = [b - a for a, b in itertools.pairwise([hang_started, *during_hang])]
-    assert len(during_hang) >= 3 and max(gaps) < 1.2, gaps
+    assert kept_coming, f"{len(frames) - frames_before} frames while the server hung"
+    assert scrapes_during_hang <= 1, scrapes_during_hang  # at most the one under way as the hang began

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import pytest
@@ -93,14 +92,14 @@ async def test_metrics_faults_answer_500_or_slowly() -> None:
     slow = SimConfig(startup="instant", speed=10, faults=FaultConfig(metrics_delay_s=30.0))
     async with SimServer(slow) as sim:
         await sim.wait_ready()
-        async with httpx.AsyncClient(base_url=sim.url, timeout=10) as client:
-            t0 = time.monotonic()
+        async with httpx.AsyncClient(base_url=sim.url, timeout=60) as client:
             metrics = asyncio.ensure_future(client.get("/metrics"))
+            # /health answers while /metrics waits out its delay: the slow page holds nothing else up
             async with httpx.AsyncClient(base_url=sim.url) as other:
                 assert (await other.get("/health")).status_code == 200
+                assert (await other.get("/v1/models")).status_code == 200
             assert not metrics.done()
             assert (await metrics).status_code == 200
-            assert time.monotonic() - t0 >= 2.9
 
 
 async def test_abort_fault_ends_requests_with_finish_reason_abort() -> None:

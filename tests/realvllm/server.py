@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -24,6 +23,8 @@ from pathlib import Path
 from types import TracebackType
 
 import httpx
+
+from tests.support.net import free_port
 
 VERSION = "0.32.0"
 MODEL_NAME = "tiny"
@@ -60,13 +61,6 @@ def find_install() -> Install | str:
     if not vllm.is_file() or not (model / "config.json").is_file():
         return f"the real vLLM in {root} is incomplete ({hint} again)"
     return Install(root, vllm, model)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def server_env() -> dict[str, str]:

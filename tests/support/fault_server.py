@@ -1,5 +1,8 @@
 """A tiny HTTP/1.1 server on loopback whose every route can be told to misbehave.
 
+A route can also echo the request's Authorization header back in an OpenAI-style error body, as
+some servers and proxies do when they reject a key (``401 Invalid API key: Bearer sk-...``).
+
 Real sockets, real HTTP: the scraper under test cannot tell it from a server that truly hangs,
 resets, truncates or restarts.
 """
@@ -7,13 +10,25 @@ resets, truncates or restarts.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from dataclasses import dataclass, field
+
+from tests.support.net import free_port as free_port  # noqa: PLC0414  (importable from here too)
+
+JSON = "application/json"
+
+
+def _headers(head: bytes) -> dict[str, str]:
+    """A request's header fields, names lower-cased."""
+    fields = head.decode("latin-1").split("\r\n")[1:]
+    return {k.strip().lower(): v.strip() for k, _, v in (f.partition(":") for f in fields if ":" in f)}
 
 
 @dataclass
 class Route:
-    """What a path answers. ``mode``: ok | hang | reset | truncate | slow."""
+    """What a path answers. ``mode``: ok | hang | reset | truncate | slow | echo-auth (``body``
+    is then an OpenAI error object whose message quotes the request's Authorization header)."""
 
     status: int = 200
     body: bytes = b""
@@ -59,8 +74,14 @@ class FaultServer:
             while True:
                 request = await reader.readuntil(b"\r\n\r\n")
                 self.requests += 1
+                headers = _headers(request)
+                await reader.readexactly(int(headers.get("content-length", "0") or 0))
                 path = request.split(b" ", 2)[1].decode()
                 route = self.routes.get(path, Route(status=404, body=b"not found"))
+                if route.mode == "echo-auth":
+                    message = f"Invalid API key: {headers.get('authorization', '(none)')}"
+                    error = {"message": message, "type": "AuthenticationError", "code": route.status}
+                    route = Route(route.status, json.dumps({"error": error}).encode(), content_type=JSON)
                 if route.mode == "hang":
                     await asyncio.sleep(3600)
                 if route.mode == "reset":
@@ -98,10 +119,3 @@ class SilentListener:
 
     def close(self) -> None:
         self.sock.close()
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import math
+import sqlite3
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 from sparktop import codec, model
 from sparktop.model import Event, ScrapeResult, ServerInfo, TargetInfo, WorkloadProgress
@@ -63,3 +67,36 @@ def record(path: Path, seconds: int, **kw: object) -> list[object]:
     status = recorder.close()
     assert status.ok, status.detail
     return recorded
+
+
+def recording_texts(path: Path) -> Iterator[str]:
+    """Every text a recording holds, decoded: each meta key and value (the compression dictionaries
+    base64-decoded too), each series layout and each observation row decompressed with its kind's
+    dictionary (binary parts, the values of a scrape or the gaps of a request, read as UTF-8 with
+    replacement). Searching these, unlike the file's raw bytes, sees inside the compressed rows.
+
+    Reads the file as any SQLite client would (not through ``Recording``), so a test of what
+    reaches the file does not depend on the reader it checks."""
+    db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+    try:
+        zdicts: dict[str, bytes] = {}
+        for key, value in db.execute("SELECT key, value FROM meta"):
+            yield key
+            yield value
+            if key.startswith("zdict_"):
+                zdicts[key.removeprefix("zdict_")] = base64.b64decode(json.loads(value))
+                yield zdicts[key.removeprefix("zdict_")].decode("utf-8", "replace")
+        for (keys,) in db.execute("SELECT keys FROM layouts"):
+            yield zlib.decompress(keys).decode("utf-8", "replace")
+        for kind, data in db.execute("SELECT kind, data FROM observations ORDER BY seq"):
+            zdict = zdicts.get(kind)
+            unpacker = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
+            yield unpacker.decompress(data).decode("utf-8", "replace")
+    finally:
+        db.close()
+
+
+def secrets_in_recording(path: Path, *secrets: str) -> list[str]:
+    """The decoded texts of the recording (``recording_texts``) that hold any of ``secrets``."""
+    assert any(True for _ in recording_texts(path)), f"{path} holds nothing to search"
+    return [text for text in recording_texts(path) if any(s in text for s in secrets)]

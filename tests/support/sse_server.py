@@ -2,7 +2,7 @@
 
 For the edge cases the simulator does not produce on purpose: a role-only chunk long before the
 first token, an empty first chunk, a stream cut off without ``[DONE]``, a server that stops
-answering. Real sockets, real chunked transfer encoding.
+answering, a server that streams forever. Real sockets, real chunked transfer encoding.
 """
 
 from __future__ import annotations
@@ -52,24 +52,30 @@ DONE = b"data: [DONE]\n\n"
 @dataclass
 class Script:
     """Each step: wait ``delay`` seconds, then send ``data`` as one HTTP chunk. ``end``: finish the
-    chunked body ("chunked"), close the socket ("close"), reset it ("reset"), or keep it open and
-    silent ("hang")."""
+    chunked body ("chunked"), close the socket ("close"), reset it ("reset"), keep it open and
+    silent ("hang"), or send ``forever`` as one chunk every ``every`` seconds until the client
+    hangs up ("forever")."""
 
     steps: list[tuple[float, bytes]] = field(default_factory=list)
     end: str = "chunked"
     status: int = 200
+    forever: bytes = b""
+    every: float = 0.001
 
 
 @dataclass
 class ScriptedServer:
     """Answers every request with ``script``, or with ``script_for(n)`` for the n-th (from 0)
-    request that is not ``/v1/models``."""
+    request that is not ``/v1/models``; any other GET (``/metrics``, ``/health``: the probes of a
+    command run against it) answers 404. ``hung_up``: streams the client closed while the server
+    was still sending ("forever")."""
 
     script: Script
     port: int = 0
     requests: int = 0
     script_for: Callable[[int], Script] | None = None
     streams: int = 0
+    hung_up: int = 0
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -111,6 +117,11 @@ class ScriptedServer:
                 await writer.drain()
                 writer.close()
                 return
+            if head.startswith(b"GET "):
+                writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                await writer.drain()
+                writer.close()
+                return
             script = self.script if self.script_for is None else self.script_for(self.streams)
             self.streams += 1
             writer.write(
@@ -128,6 +139,17 @@ class ScriptedServer:
                 await writer.drain()
             elif script.end == "hang":
                 await asyncio.sleep(3600)
+            elif script.end == "forever":
+                framed = b"%x\r\n%b\r\n" % (len(script.forever), script.forever)
+                try:
+                    while not reader.at_eof():
+                        await asyncio.sleep(script.every)
+                        writer.write(framed)
+                        await writer.drain()
+                except ConnectionError:
+                    pass
+                self.hung_up += 1
+                return
             elif script.end == "reset":
                 sock = writer.get_extra_info("socket")
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

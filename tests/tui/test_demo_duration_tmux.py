@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sparktop.recording.reader import Recording
+from tests.support.waiting import poll
 
 pytestmark = [
     pytest.mark.tmux,
@@ -49,13 +49,9 @@ def alternate_screen(pane: str) -> bool:
 
 
 def wait_until(pane: str, pattern: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    shown = screen(pane)
-    while not re.search(pattern, shown):
-        if time.monotonic() > deadline:
-            pytest.fail(f"{pattern!r} never appeared; the screen was:\n{shown}")
-        time.sleep(0.2)
-        shown = screen(pane)
+    shown, found = poll(lambda: screen(pane), lambda shown: re.search(pattern, shown), timeout, step=0.2)
+    if not found:
+        pytest.fail(f"{pattern!r} never appeared; the screen was:\n{shown}")
     return shown
 
 

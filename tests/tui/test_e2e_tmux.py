@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.net import free_port
+from tests.support.waiting import poll, wait_until
+
 pytestmark = [
     pytest.mark.tmux,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
@@ -82,24 +85,25 @@ def screen(pane: str) -> str:
 
 
 def wait_for(pane: str, text: str, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        shown = screen(pane)
-        if text in shown:
-            return shown
-        time.sleep(0.2)
-    pytest.fail(f"{text!r} never appeared; the screen was:\n{screen(pane)}")
+    shown, found = poll(lambda: screen(pane), lambda shown: text in shown, timeout, step=0.2)
+    if not found:
+        pytest.fail(f"{text!r} never appeared; the screen was:\n{shown}")
+    return shown
+
+
+def wait_for_match(pane: str, pattern: str, timeout: float = 10.0) -> str:
+    shown, found = poll(lambda: screen(pane), lambda shown: re.search(pattern, shown), timeout, step=0.1)
+    if not found:
+        pytest.fail(f"{pattern!r} never appeared; the screen was:\n{shown}")
+    return shown
 
 
 def wait_for_change(pane: str, previous: str, timeout: float = 10.0) -> str:
     """The next screen that differs from `previous`; fails if the screen stays frozen."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
-        shown = screen(pane)
-        if shown != previous:
-            return shown
-    pytest.fail(f"the screen did not change for {timeout:.0f} s:\n{previous}")
+    shown, changed = poll(lambda: screen(pane), lambda shown: shown != previous, timeout, step=0.25)
+    if not changed:
+        pytest.fail(f"the screen did not change for {timeout:.0f} s:\n{previous}")
+    return shown
 
 
 def alternate_screen(pane: str) -> bool:
@@ -132,10 +136,7 @@ def running(pid: int) -> bool:
 
 
 def gone_within(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while running(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return not running(pid)
+    return wait_until(lambda: not running(pid), seconds, step=0.1)
 
 
 def recording_complete(path: Path) -> bool:
@@ -169,10 +170,8 @@ def test_demo_values_move_and_the_terminal_is_restored(pane: str) -> None:
         tmux(pane, "send-keys", "-t", pane, key)
         wait_for(pane, title, timeout=10)
     tmux(pane, "send-keys", "-t", pane, "q")
-    deadline = time.monotonic() + 10
-    while alternate_screen(pane) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not alternate_screen(pane), "the terminal was left in the dashboard's screen"
+    left = wait_until(lambda: not alternate_screen(pane), 10, step=0.1)
+    assert left, "the terminal was left in the dashboard's screen"
     tmux(pane, "send-keys", "-t", pane, "echo still-$((40+2))", "Enter")
     wait_for(pane, "still-42", timeout=15)  # the shell reads keys normally again
 
@@ -202,12 +201,10 @@ def start(pane: str, command: str, ready: str, key: str = "", shown: str = "") -
 def assert_ended_cleanly(pane: str, pid: int) -> None:
     """Gone within the bound, nothing left behind it, the shell back on the main screen."""
     assert gone_within(pid, ENDS_WITHIN_S), f"sparktop was still running {ENDS_WITHIN_S:.0f} s after"
-    # the status the shell printed, at a line's start (the command line typed says `exit=$?` too)
-    printed = re.compile(r"(?m)^exit=\d+")
-    deadline = time.monotonic() + 10
-    while not printed.search(shown := screen(pane)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert printed.search(shown), shown
+    # the status the shell printed, at a line's start (the command line typed says `exit=$?` too):
+    # a signal ends sparktop as `q` does, with success
+    shown = wait_for_match(pane, r"(?m)^exit=\d+$")
+    assert re.search(r"(?m)^exit=0$", shown), shown
     wait_for_the_shell(pane)
     assert not alternate_screen(pane), "the terminal was left in the dashboard's screen"
     assert "Traceback" not in shown
@@ -216,10 +213,9 @@ def assert_ended_cleanly(pane: str, pid: int) -> None:
 def wait_for_the_shell(pane: str, timeout: float = 10.0) -> None:
     """The shell has nothing running any more (sparktop, and the ``echo`` after it, are done)."""
     shell = shell_pid(pane)
-    deadline = time.monotonic() + timeout
-    while children(shell) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not children(shell), "something sparktop started is still running"
+    assert wait_until(lambda: not children(shell), timeout, step=0.1), (
+        "something sparktop started is still running"
+    )
 
 
 def stall(pane: str) -> int:
@@ -317,14 +313,6 @@ def test_signals_end_replay_on_charts(small_pane: str, tmp_path: Path) -> None:
     assert_ended_cleanly(small_pane, pid)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def sim_url() -> Iterator[str]:
     """A simulated Spark in a process of its own, answering."""
@@ -335,14 +323,14 @@ def sim_url() -> Iterator[str]:
     command += ["--startup", "instant", "--quiet"]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(f"{url}/metrics", timeout=1).status_code == 200
+        return False
+
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/metrics", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.2)
-        else:
+        if not wait_until(answers, 30, step=0.2):
             pytest.fail("the simulated Spark did not answer")
         yield url
     finally:

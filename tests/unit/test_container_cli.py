@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import shlex
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from sparktop.cli import main
 from sparktop.commands.watch import format_line
 from sparktop.commands.watch_container import EventPrinter, format_event, gpu_preflight
-from sparktop.container.profile import Profile, docker_run_command, load_profile
+from sparktop.container.profile import Profile, load_profile
 from sparktop.model import ContainerStats, Event, Unknown
 from tests.support.frames import frame_at_end
 
@@ -27,6 +28,18 @@ COMMAND = (
 def no_config(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPARKTOP_CONFIG", "/nonexistent/sparktop.toml")
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # nothing may reach an engine here
+
+
+def options(argv: list[str]) -> set[str]:
+    """A ``docker run`` line's options before the image, each with its value: ``-p 8000:8000``."""
+    image = next(i for i, token in enumerate(argv) if token.startswith("vllm/"))
+    groups: list[str] = []
+    for token in argv[2:image]:
+        if token.startswith("-"):
+            groups.append(token)
+        else:
+            groups[-1] += f" {token}"
+    return set(groups)
 
 
 def test_import_from_stdin_prints_the_profile_without_the_secret(
@@ -56,7 +69,15 @@ def test_import_to_a_file_then_show_and_check_it(tmp_path: Path, capsys: pytest.
 
     assert main(["profile", "show", str(out), "--docker-run"]) == 0
     printed = capsys.readouterr().out
-    assert printed == docker_run_command(profile) + "\n"
+    argv = shlex.split(printed.replace("\\\n", ""))  # continued over lines, as a shell reads it
+    assert argv[:2] == ["docker", "run"]
+    imported = shlex.split(COMMAND)
+    image = imported.index("vllm/vllm-openai:v0.20.1")
+    assert argv[argv.index("vllm/vllm-openai:v0.20.1") :] == imported[image:]  # vLLM's arguments, in order
+    # the same docker options, the secret's value left to the shell that runs it
+    assert options(argv) == options(imported) - {"-e HF_TOKEN=hf_inTheCommandSECRET"} | {"-e HF_TOKEN"}
+    assert "SECRET" not in printed
+    assert profile.container_name == "vllm-bench"
     assert main(["profile", "show", str(out)]) == 0
     shown = capsys.readouterr().out
     assert re.search(r"^model\s+google/gemma-4-26B-A4B-it \(served as gemma-4-26b-a4b-bf16\)$", shown, re.M)
@@ -170,6 +191,11 @@ def test_event_lines_are_new_cleaned_and_detailed() -> None:
 def test_preflight_runs_only_for_a_gpu_request() -> None:
     profile = Profile(image="i", model="m", args=("--gpu-memory-utilization", "0.5"))
     assert gpu_preflight(profile) is None
-    result = gpu_preflight(replace(profile, gpus="all"))
-    assert result is not None and result.gpu_memory_utilization == 0.5
-    assert result.verdict in ("ok", "warn", "fail") and result.message
+    # this machine's memory decides: a sliver of it fits, all of it never does (some is always in use)
+    sliver = gpu_preflight(replace(profile, gpus="all", args=("--gpu-memory-utilization", "0.001")))
+    assert sliver is not None and sliver.gpu_memory_utilization == 0.001
+    assert sliver.verdict == "ok", sliver.message
+    everything = gpu_preflight(replace(profile, gpus="all", args=("--gpu-memory-utilization", "1")))
+    assert everything is not None
+    assert everything.verdict == "fail", everything.message
+    assert everything.message.startswith("--gpu-memory-utilization 1 asks for") and everything.hint

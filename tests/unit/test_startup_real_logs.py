@@ -14,6 +14,7 @@ from sparktop.model import StartupProgress
 from sparktop.sim import startup as st
 from sparktop.sim.memory import plan_memory
 from sparktop.sim.profiles import PROFILES
+from tests.support.frames import sim_startup_lines
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real-vllm"
 
@@ -42,22 +43,7 @@ def real_lines(name: str) -> list[tuple[float, str]]:
 
 
 def sim_lines(profile: str = "gemma4-26b-a4b-nvfp4") -> list[tuple[float, str]]:
-    p = PROFILES[profile]
-    steps = st.startup_script(
-        p,
-        p.serving,
-        plan_memory(p),
-        mode="realistic",
-        served_model_name=p.served_model_name,
-        host="0.0.0.0",
-        port=8000,
-        vllm_version=p.vllm_version,
-    )
-    out, t = [], 1_750_000_000.0
-    for step in steps:
-        t += step.after_s
-        out += [(t, st.LogFormat.render(line, t)) for line in step.lines]
-    return out
+    return sim_startup_lines(profile, 1_750_000_000.0)
 
 
 def progress_of(lines: list[tuple[float, str]]) -> StartupProgress:

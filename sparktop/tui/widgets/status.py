@@ -19,6 +19,8 @@ from textual.strip import Strip
 
 from sparktop import fmt
 from sparktop.model import Frame, TargetInfo, Unknown
+from sparktop.scrape_state import figures_unread, scrape_state
+from sparktop.secrets import redact_url
 from sparktop.tui.panels import STALE_INTERVALS
 from sparktop.tui.widgets.lines import LineWidget
 
@@ -46,6 +48,7 @@ CONTAINER = 40  # the container's CPU and memory
 LOAD = 45  # the load's progress (failures stay)
 REC_SIZE = 50  # the recording's size (REC stays)
 LABELS = 50  # "model " before the model's name
+SCRAPE_KIND = 55  # what failed in the scrape, and how stale the figures are (the ✖ count stays)
 CLOCK = 60
 SHORT_NAMES = 70  # target and model cut short, with an ellipsis
 
@@ -150,7 +153,7 @@ class StatusBar(LineWidget):
         """What is watched: the target, the model (the served name), the serving profile when it is
         not the model's name again, vLLM's version."""
         target = frame.target
-        label = fmt.clean(target.label)
+        label = fmt.clean(redact_url(target.label))
         bare = re.sub(r"^[a-z]+://", "", label)
         model = _text(target.model)
         parts = [
@@ -201,10 +204,21 @@ class StatusBar(LineWidget):
                 Part("│ port open, HTTP not answering yet ", "status--muted", ((DETAIL, "│ no HTTP yet "),))
             )
         elif server.state != "unknown":
+            # the scrape's outcome beside the state: a server can be healthy while its figures
+            # cannot be read, and then what the panels show is stale (or missing)
             failed = f"│ scrape ✖ {server.failed_scrapes}× "
+            kind = scrape_state(server)
+            note = ""
+            if figures_unread(server):
+                note = f"figures stale {fmt.duration(frame.t - figures.t)} " if figures else "no figures "
+            short = f"{failed}{kind} {note}"
             detail = fmt.clean(server.detail)[:40]
             parts.append(
-                Part(f"{failed}{detail} " if detail else failed, "status--warn", ((DETAIL, failed),))
+                Part(
+                    f"{short}{detail} " if detail else short,
+                    "status--warn",
+                    ((DETAIL, short), (SCRAPE_KIND, failed)),
+                )
             )
         if paused:
             parts.append(
