@@ -15,7 +15,7 @@ seconds and the sparklines scroll only every few seconds; it skips the reference
 
 Targets: <= 2% of a core at 1/s, <= 8% at 4/s; first frame < 1.5 s.
 Run: .venv/bin/python benchmarks/bench_dashboard.py [--seconds 60] [--sizes 80x24,120x40,200x60]
-     [--rates 1,4] [--after-span] [--against DIR]
+     [--rates 1,4] [--after-span] [--as-vllm] [--against DIR]
 """
 
 from __future__ import annotations
@@ -125,6 +125,12 @@ def main() -> None:
     parser.add_argument("--rates", default="1,4", help="refreshes per second, e.g. 1,4")
     parser.add_argument("--after-span", action="store_true", help="measure once the span has filled")
     parser.add_argument(
+        "--as-vllm",
+        action="store_true",
+        help="watch the simulator as a plain vLLM server (benchmarks/vllm_front.py hides its /sim/* "
+        "API): the cost of watching vLLM, without the simulator's modelled GPU and log",
+    )
+    parser.add_argument(
         "--against",
         metavar="DIR",
         help="also measure the sparktop package in DIR (e.g. `git archive` of an earlier commit) in "
@@ -175,6 +181,16 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
         env=env,
     )
+    front = None
+    if args.as_vllm:
+        front_port = free_port()
+        front = subprocess.Popen(
+            [sys.executable, str(ROOT / "benchmarks" / "vllm_front.py"), str(front_port), url],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        url = f"http://127.0.0.1:{front_port}"
     try:
         time.sleep(3.0)
         check = subprocess.run(
@@ -184,7 +200,8 @@ def main() -> None:
             sys.exit(f"the simulated server or the load did not start: {check.stderr.decode()[:200]}")
         warmup = SPAN_S + 10.0 if args.after_span else args.warmup
         state = "after the span filled" if args.after_span else "while the span fills"
-        print(f"dashboard in tmux, {args.seconds:g} s each after {warmup:g} s ({state})")
+        watched = "the simulator as plain vLLM" if args.as_vllm else "the simulator by URL"
+        print(f"dashboard in tmux watching {watched}, {args.seconds:g} s each after {warmup:g} s ({state})")
         for size in args.sizes.split(","):
             for rate in (float(r) for r in args.rates.split(",")):
                 refresh = 1.0 / rate
@@ -239,6 +256,9 @@ def main() -> None:
         )
     finally:
         tmux("kill-server")
+        if front is not None:
+            front.terminate()
+            front.wait(10)
         load.terminate()
         sim.terminate()
         load.wait(10)
