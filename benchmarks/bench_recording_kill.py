@@ -21,30 +21,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sparktop.recording.reader import Recording
+from tests.support.recordings import KILL_WRITER
 
 ROOT = Path(__file__).resolve().parent.parent
-
-WRITER = textwrap.dedent(
-    """
-    import sys, time
-    sys.path.insert(0, {root!r})
-    from pathlib import Path
-    from sparktop.recording.writer import Recorder
-    from tests.support.recordings import TARGET, observations
-    recorder = Recorder(Path({path!r}), target=TARGET)
-    for obs in observations(100000):
-        recorder(obs)
-        print(obs.t, flush=True)   # the moment it was handed over
-        time.sleep(0.02)
-    """
-)
 
 
 def burn() -> None:
@@ -55,7 +40,7 @@ def burn() -> None:
 def one_kill(directory: Path, run_s: float, index: int) -> float:
     """Seconds between the handover of the newest observation in the file and the kill."""
     path = directory / f"killed-{index}.sparktop"
-    script = WRITER.format(root=str(ROOT), path=str(path))
+    script = KILL_WRITER.format(root=str(ROOT), path=str(path))
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     handed: list[tuple[float, float]] = []

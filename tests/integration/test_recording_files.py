@@ -23,7 +23,14 @@ from sparktop.model import Event, TargetInfo
 from sparktop.recording.format import RecordingError
 from sparktop.recording.reader import Recording
 from sparktop.recording.writer import Recorder
-from tests.support.recordings import GOLDEN, golden_observations, observations, record, secrets_in_recording
+from tests.support.recordings import (
+    GOLDEN,
+    KILL_WRITER,
+    golden_observations,
+    observations,
+    record,
+    secrets_in_recording,
+)
 from tests.support.waiting import wait_until
 
 ENV = {**os.environ, "SPARKTOP_CONFIG": "/nonexistent/sparktop.toml"}
@@ -265,25 +272,9 @@ def test_a_killed_recording_that_cannot_be_written_is_read_from_a_copy(tmp_path:
         assert sorted(folder.iterdir()) == sorted([path, journal])  # nothing left beside it
 
 
-WRITER = textwrap.dedent(
-    """
-    import sys, time
-    sys.path.insert(0, {root!r})
-    from pathlib import Path
-    from sparktop.recording.writer import Recorder
-    from tests.support.recordings import TARGET, observations
-    recorder = Recorder(Path({path!r}), target=TARGET)
-    for obs in observations(100000):
-        recorder(obs)
-        print(obs.t, flush=True)   # the moment it was handed over
-        time.sleep(0.02)
-    """
-)
-
-
 def test_sigkill_keeps_all_but_the_last_second(tmp_path: Path) -> None:
     path = tmp_path / "killed.sparktop"
-    script = WRITER.format(root=str(Path(__file__).parents[2]), path=str(path))
+    script = KILL_WRITER.format(root=str(Path(__file__).parents[2]), path=str(path))
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     handed: list[tuple[float, float]] = []  # (wall time it was handed over, observation time)

@@ -7,6 +7,7 @@ import gzip
 import json
 import math
 import sqlite3
+import textwrap
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,3 +101,21 @@ def secrets_in_recording(path: Path, *secrets: str) -> list[str]:
     """The decoded texts of the recording (``recording_texts``) that hold any of ``secrets``."""
     assert any(True for _ in recording_texts(path)), f"{path} holds nothing to search"
     return [text for text in recording_texts(path) if any(s in text for s in secrets)]
+
+
+KILL_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from pathlib import Path
+    from sparktop.recording.writer import Recorder
+    from tests.support.recordings import TARGET, observations
+    recorder = Recorder(Path({path!r}), target=TARGET)
+    for obs in observations(100000):
+        recorder(obs)
+        print(obs.t, flush=True)   # the moment it was handed over
+        time.sleep(0.02)
+    """
+)
+"""A script that records observations until it is killed, printing each one's time as it hands it
+over (format it with the repository's ``root`` and the recording's ``path``)."""

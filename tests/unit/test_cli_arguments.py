@@ -10,6 +10,14 @@ from sparktop.cli import build_parser, main
 from tests.support.recordings import record
 
 
+def refused(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The parser refuses ``argv`` as bad input (exit 2) with ``message`` on stderr."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -29,10 +37,7 @@ from tests.support.recordings import record
 def test_bad_values_name_the_option_and_the_bound(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        build_parser().parse_args(argv)
-    assert exit_.value.code == 2
-    assert message in capsys.readouterr().err
+    refused(argv, message, capsys)
 
 
 @pytest.mark.parametrize(
@@ -106,10 +111,7 @@ def test_values_at_the_bounds_are_taken(argv: list[str], field: str, value: floa
 def test_endless_meaningless_and_absurd_values_are_refused(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        build_parser().parse_args(argv)
-    assert exit_.value.code == 2
-    assert message in capsys.readouterr().err
+    refused(argv, message, capsys)
 
 
 @pytest.mark.parametrize(

@@ -81,16 +81,20 @@ def _invisible(text: str) -> list[str]:
     return [f"U+{ord(c):04X}" for c in text if c in INVISIBLE]
 
 
-def test_report_md_escapes_html_and_markdown_and_drops_invisible_characters(tmp_path: Path) -> None:
-    path = hostile_recording(tmp_path / "hostile.sparktop")
-    proc = subprocess.run(
-        [sys.executable, "-m", "sparktop", "report", str(path), "--format", "md"],
+def report(path: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``sparktop report PATH OPTIONS`` as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "sparktop", "report", str(path), *options],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
         cwd=ROOT,
     )
+
+
+def test_report_md_escapes_html_and_markdown_and_drops_invisible_characters(tmp_path: Path) -> None:
+    proc = report(hostile_recording(tmp_path / "hostile.sparktop"), "--format", "md")
     assert proc.returncode == 0, proc.stderr
     md = proc.stdout
     assert _invisible(md) == []
@@ -108,15 +112,7 @@ def test_report_md_escapes_html_and_markdown_and_drops_invisible_characters(tmp_
 
 
 def test_report_table_keeps_the_names_as_typed_without_invisible_characters(tmp_path: Path) -> None:
-    path = hostile_recording(tmp_path / "hostile.sparktop")
-    proc = subprocess.run(
-        [sys.executable, "-m", "sparktop", "report", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=ROOT,
-    )
+    proc = report(hostile_recording(tmp_path / "hostile.sparktop"))
     assert proc.returncode == 0, proc.stderr
     assert _invisible(proc.stdout) == []
     assert "gemmaexe.txt<img src=x onerror=alert(1)>" in proc.stdout  # plain text: not escaped
