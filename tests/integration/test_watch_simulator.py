@@ -23,6 +23,19 @@ from sparktop.sim.threaded import SimHandle
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def sparktop(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """``sparktop ARGV`` as a user runs it, without a config file of this machine's."""
+    return subprocess.run(
+        [sys.executable, "-m", "sparktop", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+        env={"SPARKTOP_CONFIG": str(tmp_path / "none.toml"), "PATH": "/usr/bin:/bin"},
+    )
+
+
 @pytest.fixture(scope="module")
 def sim_url() -> Iterator[str]:
     handle: SimHandle = SimServer(SimConfig(speed=25.0, seed=3, startup="instant")).start_in_thread()
@@ -68,28 +81,8 @@ def test_the_log_pages_are_bounded_and_say_what_was_missed() -> None:
 
 def test_watch_headless_reads_the_simulated_gpu_and_records_the_log(sim_url: str, tmp_path: Path) -> None:
     path = tmp_path / "watched.sparktop"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sparktop",
-            "watch",
-            sim_url,
-            "--headless",
-            "--interval",
-            "0.2",
-            "--count",
-            "4",
-            "--record",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=ROOT,
-        env={"SPARKTOP_CONFIG": str(tmp_path / "none.toml"), "PATH": "/usr/bin:/bin"},
-    )
+    argv = ["watch", sim_url, "--headless", "--interval", "0.2", "--count", "4", "--record", str(path)]
+    proc = sparktop(tmp_path, *argv)
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stdout.splitlines() if not line.startswith("#")]
     assert len(lines) == 4 and all("gpu_util=" in line and "gpu_temp=" in line for line in lines), lines
@@ -133,15 +126,7 @@ async def test_the_dashboard_of_a_simulator_url_says_simulated_and_shows_its_log
 def test_demo_headless_says_where_it_recorded_and_has_the_startup_log(tmp_path: Path) -> None:
     path = tmp_path / "demo.sparktop"
     argv = ["demo", "--headless", "--duration", "3", "--startup", "instant", "--speed", "4"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "sparktop", *argv, "--interval", "0.5", "--record", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=ROOT,
-        env={"SPARKTOP_CONFIG": str(tmp_path / "none.toml"), "PATH": "/usr/bin:/bin"},
-    )
+    proc = sparktop(tmp_path, *argv, "--interval", "0.5", "--record", str(path))
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == f"recorded to {path}"
     with Recording.open(path) as rec:

@@ -230,6 +230,18 @@ def resume(server: int) -> None:
     os.kill(server, signal.SIGCONT)
 
 
+def signal_while_stalled(pane: str, pid: int, sig: signal.Signals) -> None:
+    """Send ``sig`` to sparktop after its terminal has stopped reading for 3 s (long enough to fill
+    the terminal's buffer); sparktop must end within ``ENDS_WITHIN_S`` all the same."""
+    server = stall(pane)
+    try:
+        time.sleep(3.0)
+        os.kill(pid, sig)
+        assert gone_within(pid, ENDS_WITHIN_S), "sparktop kept running behind a terminal that did not read"
+    finally:
+        resume(server)
+
+
 def demo(record: Path, *extra: str) -> str:
     return f"{SPARKTOP} demo --startup instant --record {record} {' '.join(extra)}"
 
@@ -260,13 +272,7 @@ def test_sigterm_ends_demo_on_charts_while_the_terminal_does_not_read(
     # after which every write waits for a reader that never comes
     record = tmp_path / "demo.sparktop"
     pid = start(small_pane, demo(record, "--interval 0.25"), "healthy", "c", CHARTS)
-    server = stall(small_pane)
-    try:
-        time.sleep(3.0)
-        os.kill(pid, signal.SIGTERM)
-        assert gone_within(pid, ENDS_WITHIN_S), "sparktop kept running behind a terminal that did not read"
-    finally:
-        resume(server)
+    signal_while_stalled(small_pane, pid, signal.SIGTERM)
     # what the terminal did not take is lost, the restoring sequences with it (there is no restoring
     # a terminal that does not read): the shell is back, and the recording is whole
     wait_for_the_shell(small_pane)
@@ -293,13 +299,7 @@ def test_sigint_ends_replay_on_charts_while_the_terminal_does_not_read(
     path = tmp_path / "session.sparktop"
     record(path, 120)
     pid = start(small_pane, f"{SPARKTOP} replay {path} --speed 8", "REPLAY", "c", CHARTS)
-    server = stall(small_pane)
-    try:
-        time.sleep(3.0)
-        os.kill(pid, signal.SIGINT)
-        assert gone_within(pid, ENDS_WITHIN_S), "sparktop kept running behind a terminal that did not read"
-    finally:
-        resume(server)
+    signal_while_stalled(small_pane, pid, signal.SIGINT)
     wait_for_the_shell(small_pane)
 
 
@@ -353,12 +353,6 @@ def test_sighup_ends_watch_on_charts_while_the_terminal_does_not_read(
     record = tmp_path / "watch.sparktop"
     command = f"{SPARKTOP} watch {sim_url} --record {record} --interval 0.25"
     pid = start(small_pane, command, "healthy", "c", CHARTS)
-    server = stall(small_pane)
-    try:
-        time.sleep(3.0)
-        os.kill(pid, signal.SIGHUP)
-        assert gone_within(pid, ENDS_WITHIN_S), "sparktop kept running behind a terminal that did not read"
-    finally:
-        resume(server)
+    signal_while_stalled(small_pane, pid, signal.SIGHUP)
     wait_for_the_shell(small_pane)
     assert recording_complete(record)
