@@ -72,7 +72,17 @@ def test_watch_follows_a_real_startup_and_a_real_restart(start_real_vllm: StartR
         wait_for(out, lambda text: re.search(r"gen_tps=[1-9]", text) is not None, 60)
 
         assert first.stop() == 0
-        mark = len(wait_for(out, lambda text: text.rstrip().endswith(("state=unreachable", "failed")), 60))
+        # the log is cut only once its last lines were read (a line written and then cut before the
+        # next read is gone for any reader): the stop is said, and the scrape finds no server
+        mark = len(
+            wait_for(
+                out,
+                lambda text: (
+                    "server stopping" in text and text.rstrip().endswith(("state=unreachable", "failed"))
+                ),
+                60,
+            )
+        )
         log.write_bytes(b"")  # `vllm serve ... > vllm.log` again
         second = start_real_vllm(port=port, log_path=log)
         generate(second.url, 1, 8)
