@@ -28,8 +28,8 @@ from sparktop import fmt
 from sparktop.container.lifecycle import ContainerError, ContainerHandle, launch
 from sparktop.container.profile import Profile
 from sparktop.model import ContainerStats, TargetInfo, is_known
-from sparktop.session import Observation, Session
-from sparktop.sources import container_loop
+from sparktop.session.core import Observation, Session
+from sparktop.session.sources import container_loop
 from tests.docker.build_image import build
 
 TARGET_PCT = 1.0

@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.sup
 from bench_recording import Synthetic
 
 from sparktop.config import Settings
-from sparktop.feeds import Emit
 from sparktop.model import Event, ItlSummary, RequestRecord, TargetInfo, WorkloadProgress
 from sparktop.recording.writer import Recorder
-from sparktop.session import Session
+from sparktop.session.core import Session
+from sparktop.session.feeds import Emit
 from sparktop.tui.app import make_app
 from tests.support.frames import T0, gb10_sample
 

@@ -21,10 +21,10 @@ from sparktop.clock import Clock, SystemClock
 from sparktop.commands.recording import record_feed, workload_meta
 from sparktop.commands.watch import dashboard, headless, say_recorded
 from sparktop.config import Settings, load_settings
-from sparktop.feeds import LiveFeed
-from sparktop.live import LiveOptions, live_feed
 from sparktop.model import TargetInfo
-from sparktop.session import Session
+from sparktop.session.core import Session
+from sparktop.session.feeds import LiveFeed
+from sparktop.session.live import LiveOptions, live_feed
 from sparktop.smoke.slo import as_meta, resolve
 
 DEFAULT_PROFILE = "gemma4-26b-a4b-nvfp4"

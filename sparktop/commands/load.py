@@ -37,10 +37,10 @@ from sparktop.clock import SystemClock
 from sparktop.codec import encode
 from sparktop.commands.recording import record_feed, workload_meta
 from sparktop.config import load_settings
-from sparktop.feeds import LiveFeed
-from sparktop.live import LiveOptions, live_feed, probe
 from sparktop.model import Event, Num, RequestRecord, TargetInfo, Unknown, WorkloadProgress
 from sparktop.secrets import keep_secret, redact_document, redact_text, redact_url
+from sparktop.session.feeds import LiveFeed
+from sparktop.session.live import LiveOptions, live_feed, probe
 from sparktop.workload import external, presets
 from sparktop.workload.client import BadUrl, Timeouts, split_base_url
 from sparktop.workload.generator import WorkloadRunner

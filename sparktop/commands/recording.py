@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
     from sparktop.config import Settings
     from sparktop.container.profile import Profile
-    from sparktop.feeds import LiveFeed
-    from sparktop.live import LiveOptions
+    from sparktop.session.feeds import LiveFeed
+    from sparktop.session.live import LiveOptions
 
 
 def recording_wanted(args: argparse.Namespace, *, default: bool) -> Path | None:

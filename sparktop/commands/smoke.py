@@ -42,9 +42,9 @@ from sparktop.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
 from sparktop.clock import SystemClock
 from sparktop.commands.recording import record_feed, workload_meta
 from sparktop.config import Settings, load_settings
-from sparktop.live import LiveOptions, live_feed, probe
 from sparktop.model import Event, Num, TargetInfo, Unknown
 from sparktop.secrets import keep_secret, redact_document, redact_text, redact_url
+from sparktop.session.live import LiveOptions, live_feed, probe
 from sparktop.smoke import baseline as base
 from sparktop.smoke import figures
 from sparktop.smoke.api import API_CHECKS, ApiChecks

@@ -25,18 +25,18 @@ from sparktop import fmt
 from sparktop.cli import EXIT_OK, CliError
 from sparktop.commands.recording import record_feed
 from sparktop.config import Settings, load_settings
-from sparktop.feeds import Feed, LiveFeed
-from sparktop.live import LiveOptions, live_feed, probe
 from sparktop.model import Frame, LatencyStats, Num, ServerStatus, TargetInfo, Unknown
 from sparktop.scrape_state import scrape_state
 from sparktop.secrets import redact_url
+from sparktop.session.feeds import Feed, LiveFeed
+from sparktop.session.live import LiveOptions, live_feed, probe
 from sparktop.vllm.scrape import BadTarget, base_url
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from sparktop.commands.watch_container import EventPrinter, Relay
-    from sparktop.session import Session
+    from sparktop.session.core import Session
     from sparktop.smoke.slo import Objective
 
 
@@ -100,7 +100,7 @@ def url_feed(url: str, args: argparse.Namespace, settings: Settings, *, simulate
 def _follow_log(options: LiveOptions, path: Path) -> None:
     """Add a source that follows the server's log file; the first scrape waits for what it held."""
     from sparktop.logfile import LogFollower
-    from sparktop.sources import log_file_loop
+    from sparktop.session.sources import log_file_loop
 
     if path.is_dir():
         raise CliError(f"{path} is a folder, not a log file", hint="give the file vllm serve writes to")

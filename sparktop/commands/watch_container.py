@@ -30,9 +30,9 @@ from sparktop.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
 from sparktop.commands.recording import container_meta, profile_meta, record_feed
 from sparktop.commands.watch import say_recorded
 from sparktop.config import Settings
-from sparktop.feeds import Emit, LiveFeed, SourceFactory
-from sparktop.live import LiveOptions, live_feed
 from sparktop.model import Event, Frame, StartupProgress, TargetInfo, Unknown
+from sparktop.session.feeds import Emit, LiveFeed, SourceFactory
+from sparktop.session.live import LiveOptions, live_feed
 
 if TYPE_CHECKING:
     from sparktop.container.lifecycle import ContainerHandle
@@ -253,7 +253,7 @@ async def follow_startup(
             else:
                 message, hint = f"container {handle.name} stopped before vLLM was ready", ""
             if container is not None and container.oom_killed:
-                from sparktop.sources import OOM_HINT
+                from sparktop.session.sources import OOM_HINT
 
                 message = f"container {handle.name} {container.error}"
                 hint = OOM_HINT
@@ -382,7 +382,7 @@ def _container_source(
     tail: int | None = None,
     primed: asyncio.Event | None = None,
 ) -> SourceFactory:
-    from sparktop.sources import container_loop
+    from sparktop.session.sources import container_loop
 
     return lambda s: container_loop(handle, s.observe, interval, since=since, tail=tail, primed=primed)
 

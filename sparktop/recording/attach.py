@@ -10,7 +10,7 @@ from typing import Any
 from sparktop.model import Event, RecordingStatus
 from sparktop.recording.format import RecordingError
 from sparktop.recording.writer import Recorder, default_name
-from sparktop.session import Session
+from sparktop.session.core import Session
 
 log = logging.getLogger("sparktop.recording")
 

@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sparktop.feeds import Emit
 from sparktop.model import Event, Frame, ReplayStatus, Unknown
 from sparktop.recording.format import RecordingError
 from sparktop.recording.markers import Marker, MarkerError, read_markers, save_markers
 from sparktop.recording.reader import Recording
-from sparktop.session import Session
+from sparktop.session.core import Session
+from sparktop.session.feeds import Emit
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 MARK_KINDS = ("event",)

@@ -34,8 +34,8 @@ from textual.filter import Monochrome, NoColor
 from textual.message import Message
 
 from sparktop.config import Settings
-from sparktop.feeds import Feed
 from sparktop.model import Frame
+from sparktop.session.feeds import Feed
 from sparktop.smoke.slo import Objective
 from sparktop.tui.screens.charts import ChartsScreen
 from sparktop.tui.screens.dashboard import DashboardScreen

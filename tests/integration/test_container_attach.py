@@ -10,10 +10,10 @@ import docker
 import pytest
 
 from sparktop.container.lifecycle import ContainerError, ContainerHandle, attach
-from sparktop.live import LiveOptions, live_feed
 from sparktop.model import Frame, TargetInfo
-from sparktop.session import Session
-from sparktop.sources import container_loop
+from sparktop.session.core import Session
+from sparktop.session.live import LiveOptions, live_feed
+from sparktop.session.sources import container_loop
 from tests.integration.container_helpers import (
     GEMMA,
     SIM_ENV,

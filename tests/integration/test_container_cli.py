@@ -16,7 +16,7 @@ import pytest
 from sparktop.container.lifecycle import launch
 from sparktop.model import ContainerStats, ScrapeResult, TargetInfo
 from sparktop.recording.reader import Recording
-from sparktop.session import Observation, Session
+from sparktop.session.core import Observation, Session
 from tests.integration.container_helpers import (
     SIM_ENV,
     SPARKTOP,

@@ -15,10 +15,10 @@ import pytest
 from sparktop.container.lifecycle import NO_GPU_HINT, ContainerError, ContainerHandle, launch
 from sparktop.container.phases import PHASES
 from sparktop.container.profile import docker_run_command, to_toml
-from sparktop.feeds import LiveFeed
-from sparktop.live import LiveOptions, live_feed
 from sparktop.model import Frame, TargetInfo, is_known
-from sparktop.sources import OOM_HINT, container_loop
+from sparktop.session.feeds import LiveFeed
+from sparktop.session.live import LiveOptions, live_feed
+from sparktop.session.sources import OOM_HINT, container_loop
 from tests.integration.container_helpers import (
     SIM_ENV,
     docker_client,

@@ -12,9 +12,9 @@ from prometheus_client import generate_latest
 from sparktop.clock import FakeClock
 from sparktop.commands.watch import format_line
 from sparktop.config import Settings
-from sparktop.feeds import StaticFeed
 from sparktop.model import Frame, TargetInfo
-from sparktop.session import Session
+from sparktop.session.core import Session
+from sparktop.session.feeds import StaticFeed
 from sparktop.sim.vllm_metrics import VllmMetrics
 from sparktop.tui.app import make_app
 from sparktop.tui.widgets.status import StatusBar

@@ -13,11 +13,11 @@ from prometheus_client import generate_latest
 
 from sparktop.clock import FakeClock
 from sparktop.derive.timeline import Timeline
-from sparktop.feeds import FRAME_SLACK, LiveFeed
 from sparktop.model import ScrapeResult, TargetInfo, Unknown
-from sparktop.session import Session
+from sparktop.session.core import Session
+from sparktop.session.feeds import FRAME_SLACK, LiveFeed
+from sparktop.session.sources import scrape_loop
 from sparktop.sim.vllm_metrics import VllmMetrics
-from sparktop.sources import scrape_loop
 from sparktop.vllm.scrape import BadTarget, Scraper, base_url
 from tests.support.fault_server import FaultServer, Route, SilentListener
 from tests.support.net import free_port

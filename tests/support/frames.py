@@ -19,7 +19,7 @@ from sparktop.model import (
     Unknown,
     WorkloadProgress,
 )
-from sparktop.session import Session
+from sparktop.session.core import Session
 from sparktop.vllm.exposition import SeriesParser
 from sparktop.vllm.schema import Schema
 from tests.support.vllm_pages import LoadedServer

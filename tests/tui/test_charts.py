@@ -13,8 +13,8 @@ from rich.text import Text
 from textual_plotext import PlotextPlot
 
 from sparktop.config import Settings
-from sparktop.feeds import StaticFeed
 from sparktop.model import Event, Frame, History
+from sparktop.session.feeds import StaticFeed
 from sparktop.tui.app import make_app
 from sparktop.tui.screens import charts
 from sparktop.tui.screens.charts import ChartTitle, PhaseLegend

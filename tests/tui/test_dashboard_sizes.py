@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from sparktop.config import Settings
-from sparktop.feeds import StaticFeed
+from sparktop.session.feeds import StaticFeed
 from sparktop.tui.app import make_app
 from sparktop.tui.widgets.panel import LABEL_WIDTH, VALUE_WIDTH, Panel
 from tests.support.frames import frame_at_end

@@ -10,11 +10,11 @@ import pytest
 from rich.cells import cell_len
 
 from sparktop.config import Settings
-from sparktop.feeds import Emit
 from sparktop.model import Event, TargetInfo
 from sparktop.recording.reader import Recording
 from sparktop.recording.replay import ReplayFeed
-from sparktop.session import Session
+from sparktop.session.core import Session
+from sparktop.session.feeds import Emit
 from sparktop.tui.app import SparktopApp, make_app
 from sparktop.tui.screens import events
 from sparktop.tui.screens.dashboard import DashboardScreen

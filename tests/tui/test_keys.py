@@ -10,8 +10,8 @@ from pathlib import Path
 from textual.binding import Binding
 
 from sparktop.config import Settings
-from sparktop.feeds import Emit
 from sparktop.model import Frame
+from sparktop.session.feeds import Emit
 from sparktop.tui.app import ReplayApp, SparktopApp, make_app
 from sparktop.tui.screens.charts import ChartsScreen
 from sparktop.tui.screens.dashboard import DashboardScreen

@@ -11,10 +11,10 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 
 from sparktop.config import Settings
-from sparktop.feeds import StaticFeed
 from sparktop.model import Frame, RecordingStatus, TargetInfo, Unknown
 from sparktop.recording.reader import Recording
 from sparktop.recording.replay import ReplayFeed
+from sparktop.session.feeds import StaticFeed
 from sparktop.tui.app import ReplayApp, SparktopApp, make_app
 from sparktop.tui.screens.help import HelpScreen
 from sparktop.tui.widgets.keybar import KEYS, arrange, width_of

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sparktop.model import History, TargetInfo, Unknown
-from sparktop.session import Session
+from sparktop.session.core import Session
 from sparktop.tui import drawing, panels
 from tests.support.frames import T0, frame_at_end, gb10_sample
 

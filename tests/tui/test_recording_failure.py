@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import cast
 
 from sparktop.config import Settings
-from sparktop.feeds import LiveFeed
 from sparktop.recording.attach import start_recording
 from sparktop.recording.writer import Recorder
-from sparktop.session import Observation, Session
+from sparktop.session.core import Observation, Session
+from sparktop.session.feeds import LiveFeed
 from sparktop.tui.app import SparktopApp, make_app
 from sparktop.tui.screens.dashboard import DashboardScreen
 from sparktop.tui.widgets.status import StatusBar

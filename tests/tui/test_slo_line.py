@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sparktop.config import Settings
-from sparktop.feeds import StaticFeed
+from sparktop.session.feeds import StaticFeed
 from sparktop.smoke.slo import resolve
 from sparktop.tui.app import make_app
 from sparktop.tui.widgets.slobar import SloBar

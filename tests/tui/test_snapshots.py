@@ -13,7 +13,7 @@ import pytest
 from textual.pilot import Pilot
 
 from sparktop.config import Settings
-from sparktop.feeds import StaticFeed
+from sparktop.session.feeds import StaticFeed
 from sparktop.smoke.slo import resolve
 from sparktop.tui.app import make_app
 from tests.support.frames import frame_at_end, starting_frame

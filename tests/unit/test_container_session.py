@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sparktop import codec
 from sparktop.model import ContainerStats, Event, Frame, TargetInfo, Unknown
-from sparktop.session import Session
+from sparktop.session.core import Session
 from sparktop.sim import startup as st
 from sparktop.sim.memory import plan_memory
 from sparktop.sim.profiles import get_profile

@@ -21,7 +21,7 @@ from sparktop.model import (
     Unknown,
     WorkloadProgress,
 )
-from sparktop.session import Session
+from sparktop.session.core import Session
 from sparktop.tui import panels
 from tests.support.frames import T0, frame_at_end
 

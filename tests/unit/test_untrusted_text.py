@@ -13,12 +13,12 @@ import pytest
 
 from sparktop import fmt
 from sparktop.config import Settings
-from sparktop.feeds import Emit
 from sparktop.model import Event, ServerInfo, TargetInfo
 from sparktop.recording.reader import Recording
 from sparktop.recording.replay import ReplayFeed
 from sparktop.recording.writer import Recorder
-from sparktop.session import Session
+from sparktop.session.core import Session
+from sparktop.session.feeds import Emit
 from sparktop.tui.app import make_app
 from sparktop.tui.widgets.status import StatusBar
 from tests.support.frames import T0

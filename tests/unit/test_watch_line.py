@@ -8,7 +8,7 @@ from sparktop.clock import FakeClock
 from sparktop.commands.watch import format_line
 from sparktop.gpu.nvml import NvmlCollector
 from sparktop.model import TargetInfo
-from sparktop.session import Session
+from sparktop.session.core import Session
 from tests.support.fake_pynvml import FakeNvml, h100, h200
 from tests.support.procfs import write_proc
 

@@ -24,7 +24,7 @@ from sparktop.clock import Clock, SystemClock
 from sparktop.codec import DecodeError, decode
 from sparktop.gpu.nvml import NvmlCollector
 from sparktop.model import Event, GpuSample, HostMemory, Unknown
-from sparktop.session import Observation
+from sparktop.session.core import Observation
 from sparktop.vllm.scrape import Scraper
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from sparktop.clock import Clock, SystemClock
 from sparktop.model import Event, Frame, ScrapeResult
-from sparktop.session import Session
+from sparktop.session.core import Session
 from sparktop.vllm.scrape import Scraper
 
 Emit = Callable[[Frame], None]

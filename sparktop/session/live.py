@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sparktop.clock import Clock, SystemClock
-from sparktop.feeds import LiveFeed, SourceFactory
 from sparktop.model import TargetInfo
-from sparktop.session import Session
+from sparktop.session.core import Session
+from sparktop.session.feeds import LiveFeed, SourceFactory
 from sparktop.vllm.scrape import Scraper
 
 GpuMode = Literal["nvml", "sim", "none"]
@@ -43,7 +43,7 @@ PRIME_WAIT_S = 5.0
 
 def live_feed(target: TargetInfo, url: str, options: LiveOptions, clock: Clock | None = None) -> LiveFeed:
     """A feed that scrapes ``url`` and collects GPU readings, plus any extra sources."""
-    from sparktop.sources import gpu_loop, scrape_loop, sim_gpu_loop, sim_log_loop
+    from sparktop.session.sources import gpu_loop, scrape_loop, sim_gpu_loop, sim_log_loop
 
     clock = clock or SystemClock()
     scraper = Scraper(url, clock)
