@@ -185,7 +185,12 @@ def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Watch a vLLM server: a URL, a running container (docker:NAME) or a serving "
         "profile to launch (PROFILE.toml).",
     )
-    p.add_argument("target", help="http://host:port, docker:NAME or PROFILE.toml")
+    p.add_argument(
+        "targets",
+        nargs="+",
+        metavar="target",
+        help="http://host:port, docker:NAME or PROFILE.toml; several URLs: one view over all of them",
+    )
     p.add_argument(
         "--headless", action="store_true", help="print one plain line per interval instead of the UI"
     )
@@ -308,6 +313,11 @@ def _add_gpu(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=_command("gpu"))
 
 
+MAX_FLEET = 16
+"""Simulated Sparks ``demo --fleet`` runs at most (each is a server, a workload and a session)."""
+_fleet_size = _number(int, "a whole number", lambda v: 2 <= v <= MAX_FLEET, f"from 2 to {MAX_FLEET}")
+
+
 def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "demo",
@@ -328,6 +338,13 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=("realistic", "fast", "instant"),
         default="fast",
         help="how long the simulated vLLM takes to start (default fast: every phase, in seconds)",
+    )
+    p.add_argument(
+        "--fleet",
+        type=_fleet_size,
+        default=None,
+        metavar="N",
+        help="N simulated Sparks (2 to 16, each with its own profile and workload) in one view",
     )
     p.add_argument("--headless", action="store_true", help="plain lines instead of the dashboard")
     p.add_argument("--duration", type=_duration, default=None, metavar="S", help="stop after S seconds")

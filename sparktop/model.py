@@ -579,3 +579,15 @@ class Frame:
     """The serving container's latest reading, when watching a container."""
     interval_s: float = 1.0
     """Seconds between scrapes: figures older than two intervals are stale."""
+    fleet: FleetView | None = None
+    """Every target's frame at this moment, when the view watches several servers (this frame is
+    then the one of the target the view follows, or the first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FleetView:
+    """Several servers watched at once: one frame per target, in the order they were given."""
+
+    frames: tuple[Frame, ...]
+    selected: int | None = None
+    """The target whose full dashboard is open (None: the fleet screen)."""

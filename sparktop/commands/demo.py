@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         workload = get_preset(preset, quick=args.quick)
     except KeyError:
         raise CliError(f"unknown workload {preset!r}", hint=f"one of: {', '.join(PRESETS)}") from None
+    if getattr(args, "fleet", None):
+        return run_fleet(args, settings, profile if args.profile else None, workload)
     try:
         config = SimConfig(
             profile=profile, port=0, speed=args.speed, seed=args.seed, startup=args.startup, access_log=False
@@ -64,6 +66,51 @@ def run(args: argparse.Namespace) -> int:
         handle.stop()
 
 
+def run_fleet(args: argparse.Namespace, settings: Settings, profile: str | None, workload: Any) -> int:
+    """``demo --fleet N``: N simulated Sparks, each serving its own profile (all the same one with
+    ``--profile``) under its own run of the workload, in one view. Not recorded."""
+    from sparktop.session.fleet import FleetFeed
+    from sparktop.sim.profiles import PROFILES
+    from sparktop.sim.server import SimConfig, SimServer, SimStartupError
+
+    names = (
+        [profile] * args.fleet if profile else [list(PROFILES)[i % len(PROFILES)] for i in range(args.fleet)]
+    )
+    handles = []
+    try:
+        for i, name in enumerate(names):
+            config = SimConfig(
+                profile=name,
+                port=0,
+                speed=args.speed,
+                seed=args.seed + i,
+                startup=args.startup,
+                access_log=False,
+            )
+            handles.append(SimServer(config).start_in_thread())
+    except (ValueError, OSError, TimeoutError, SimStartupError) as exc:
+        for handle in handles:
+            handle.stop()
+        raise CliError(f"simulated Spark {len(handles) + 1} of {len(names)} did not start: {exc}") from None
+    try:
+        clock = SystemClock()
+        labels = [
+            name if names.count(name) == 1 else f"{name}#{names[: i + 1].count(name)}"
+            for i, name in enumerate(names)
+        ]
+        feeds = [
+            demo_feed(handle.url, name, settings, workload, args, clock, record=False, label=label)
+            for handle, name, label in zip(handles, names, labels, strict=True)
+        ]
+        feed = FleetFeed(feeds, interval=settings.interval, clock=clock)
+        if args.headless:
+            return asyncio.run(headless(feed, settings, count=None, out=sys.stdout, duration=args.duration))
+        return dashboard(feed, settings, objectives=resolve(), duration=args.duration)
+    finally:
+        for handle in handles:
+            handle.stop()
+
+
 def demo_feed(
     url: str,
     profile: str,
@@ -71,6 +118,9 @@ def demo_feed(
     workload: Any,
     args: argparse.Namespace,
     clock: Clock | None = None,
+    *,
+    record: bool = True,
+    label: str | None = None,
 ) -> LiveFeed:
     """The live feed of a demo: scrapes, the simulated GPU, the sim's log, the workload, a recording.
 
@@ -78,12 +128,14 @@ def demo_feed(
     the dashboard was up (its startup) come with the first read.
     """
     clock = clock or SystemClock()
-    target = TargetInfo(label=url, kind="simulator", profile=profile, simulated=True)
+    target = TargetInfo(label=label or url, kind="simulator", profile=profile, simulated=True)
     options = LiveOptions(
         interval=settings.interval, window_s=settings.window, span_s=300.0, gpu="sim", sim_log=True
     )
     options.extra_sources = (lambda s: drive(s, url, workload, clock),)
     feed = live_feed(target, url, options, clock)
+    if not record:
+        return feed
     record_feed(
         feed,
         args,

@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, TextIO
 
 from sparktop import fmt
 from sparktop.cli import EXIT_OK, CliError
+from sparktop.clock import Clock, SystemClock
 from sparktop.commands.recording import record_feed
 from sparktop.config import Settings, load_settings
 from sparktop.model import Frame, LatencyStats, Num, ServerStatus, TargetInfo, Unknown
 from sparktop.scrape_state import scrape_state
 from sparktop.secrets import redact_url
 from sparktop.session.feeds import Feed, LiveFeed
+from sparktop.session.fleet import FleetFeed
 from sparktop.session.live import LiveOptions, live_feed, probe
 from sparktop.vllm.scrape import BadTarget, base_url
 
@@ -42,7 +44,10 @@ if TYPE_CHECKING:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
-    target: str = args.target
+    targets: list[str] = list(getattr(args, "targets", None) or [args.target])
+    if len(targets) > 1:
+        return run_fleet(args, settings, targets)
+    target = args.target = targets[0]
     if target.startswith("docker:"):
         from sparktop.commands.watch_container import run_attach
 
@@ -70,6 +75,60 @@ def run(args: argparse.Namespace) -> int:
         say_recorded(feed.session, sys.stderr)
         return code
     return dashboard(feed, settings)
+
+
+def run_fleet(args: argparse.Namespace, settings: Settings, targets: Sequence[str]) -> int:
+    """``watch URL URL ...``: one view over several servers, each scraped on its own."""
+    urls: list[str] = []
+    for target in targets:
+        if target.startswith("docker:") or target.endswith(".toml"):
+            raise CliError(
+                f"{target}: several targets are URLs; a container or a profile is watched alone",
+                hint=f"sparktop watch {target}, or give each server's URL",
+            )
+        try:
+            url = base_url(target)
+        except BadTarget as exc:
+            raise CliError(str(exc), hint="give each server's base URL, e.g. http://127.0.0.1:8000") from None
+        if url in urls:
+            raise CliError(f"{redact_url(url)} is given twice", hint="give each server once")
+        urls.append(url)
+    for option in ("log", "pull"):
+        if getattr(args, option, None):
+            raise CliError(f"--{option} applies to one target", hint="watch that server alone")
+    if getattr(args, "record", None) is not None:
+        raise CliError(
+            "a fleet is not recorded yet: record each server with its own sparktop watch URL --record",
+            hint="leave out --record",
+        )
+    feed = fleet_feed(urls, settings)
+    if args.headless:
+        return asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout))
+    return dashboard(feed, settings)
+
+
+def fleet_feed(urls: Sequence[str], settings: Settings, clock: Clock | None = None) -> FleetFeed:
+    """A fleet over ``urls`` (probed together: a simulator's GPU and log come from its own API)."""
+
+    async def probe_all() -> list[bool]:
+        found = await asyncio.gather(*(probe(url, model=False) for url in urls))
+        return [p.simulated for p in found]
+
+    clock = clock or SystemClock()
+    feeds = []
+    for url, simulated in zip(urls, asyncio.run(probe_all()), strict=True):
+        options = LiveOptions(
+            interval=settings.interval,
+            window_s=settings.window,
+            span_s=300.0,
+            gpu="sim" if simulated else "nvml",
+            sim_log=simulated,
+        )
+        info = TargetInfo(
+            label=redact_url(url), kind="simulator" if simulated else "url", simulated=simulated
+        )
+        feeds.append(live_feed(info, url, options, clock))
+    return FleetFeed(feeds, interval=settings.interval, clock=clock)
 
 
 def url_feed(url: str, args: argparse.Namespace, settings: Settings, *, simulated: bool) -> LiveFeed:
@@ -126,7 +185,8 @@ def dashboard(
     from sparktop.tui.app import make_app
 
     app = make_app(settings, feed, objectives=objectives)
-    if duration is not None and isinstance(feed, LiveFeed):
+    live = feed.feeds[0] if isinstance(feed, FleetFeed) else feed
+    if duration is not None and isinstance(live, LiveFeed):
 
         async def end(session: object) -> None:
             # a source on the app's own loop: the app ends as on `q` (the feed's closers, the
@@ -134,7 +194,7 @@ def dashboard(
             await asyncio.sleep(duration)
             app.exit()
 
-        feed.sources.append(end)
+        live.sources.append(end)
     app.run()
     say_recorded(getattr(feed, "session", None), err or sys.stderr)
     return app.return_code or EXIT_OK
@@ -265,7 +325,7 @@ def _size(value: Num) -> str:
 
 
 async def headless(
-    feed: LiveFeed | Relay,
+    feed: LiveFeed | Relay | FleetFeed,
     settings: Settings,
     *,
     count: int | None,
@@ -274,30 +334,30 @@ async def headless(
     duration: float | None = None,
 ) -> int:
     """Print one line per scrape until interrupted (or ``count`` lines, or ``duration`` seconds);
-    with ``events``, also the new startup, error and container events as ``#`` lines."""
+    with ``events``, also the new startup, error and container events as ``#`` lines. A fleet
+    prints one line per target and scrape, each starting ``target=LABEL``."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
     printed = 0
-    last: ServerStatus | None = None
-    resets = 0
+    last: dict[int, ServerStatus] = {}
+    resets: dict[int, int] = {}
     window = f"rates over {feed.session.rate_window_s:g} s, percentiles over {settings.window:g} s"
-    out.write(f"# sparktop watch {feed.session.target.label}: every {settings.interval:g} s, {window}\n")
+    if isinstance(feed, FleetFeed):
+        labels = ", ".join(f"target={session.target.label}" for session in feed.sessions)
+        what = f"{len(feed.feeds)} targets ({labels})"
+    else:
+        what = feed.session.target.label
+    out.write(f"# sparktop watch {what}: every {settings.interval:g} s, {window}\n")
     out.flush()
 
-    def emit(frame: Frame) -> None:
-        nonlocal printed, last, resets
-        if events is not None:
-            try:
-                events.print(frame)
-            except BrokenPipeError:
-                stop.set()
-                return
-        if frame.server is last or frame.server.state == "unknown":
-            return  # no new scrape since the last line
-        last = frame.server
+    def line_of(index: int, frame: Frame) -> str | None:
+        """The frame's line, or None when its target has no new scrape since its last line."""
+        if last.get(index) is frame.server or frame.server.state == "unknown":
+            return None
+        last[index] = frame.server
         line = format_line(frame)
         if frame.workload is not None:
             w = frame.workload
@@ -306,18 +366,39 @@ async def headless(
             line += f" load={phase} done={w.done}{total} in_flight={w.in_flight} failed={w.failed}"
             if w.unanswered_since is not None:  # the oldest request still without a first token
                 line += f" unanswered={max(0.0, frame.t - w.unanswered_since):.1f}s"
-        if frame.figures is not None and frame.figures.counter_resets > resets:
-            resets = frame.figures.counter_resets
+        if frame.figures is not None and frame.figures.counter_resets > resets.get(index, 0):
+            resets[index] = frame.figures.counter_resets
             line += " (counters reset: server restarted)"
-        try:
-            out.write(line + "\n")
-            out.flush()
-        except BrokenPipeError:
-            stop.set()
-            return
-        printed += 1
-        if count is not None and printed >= count:
-            stop.set()
+        return line
+
+    def emit(frame: Frame) -> None:
+        nonlocal printed
+        if events is not None:
+            try:
+                events.print(frame)
+            except BrokenPipeError:
+                stop.set()
+                return
+        if frame.fleet is not None:
+            lines = [
+                f"target={fmt.clean(sub.target.label).replace(' ', '_')} {line}"
+                for index, sub in enumerate(frame.fleet.frames)
+                if (line := line_of(index, sub)) is not None
+            ]
+        else:
+            one = line_of(0, frame)
+            lines = [one] if one is not None else []
+        for line in lines:
+            try:
+                out.write(line + "\n")
+                out.flush()
+            except BrokenPipeError:
+                stop.set()
+                return
+            printed += 1
+            if count is not None and printed >= count:
+                stop.set()
+                return
 
     task = asyncio.create_task(feed.run(emit))
     if duration is not None:

@@ -36,10 +36,12 @@ from textual.message import Message
 from sparktop.config import Settings
 from sparktop.model import Frame
 from sparktop.session.feeds import Feed
+from sparktop.session.fleet import FleetFeed
 from sparktop.smoke.slo import Objective
 from sparktop.tui.screens.charts import ChartsScreen
 from sparktop.tui.screens.dashboard import DashboardScreen
 from sparktop.tui.screens.events import EventsScreen
+from sparktop.tui.screens.fleet import FleetScreen
 from sparktop.tui.screens.goto import GotoScreen
 from sparktop.tui.screens.help import HelpScreen
 from sparktop.tui.screens.marker import MarkerScreen
@@ -208,8 +210,14 @@ class SparktopApp(App[int]):
         "dashboard": "dashboard",
         "charts": "charts",
         "events": "events",
+        "fleet": "fleet",
     }
-    SCREENS: ClassVar = {"dashboard": DashboardScreen, "charts": ChartsScreen, "events": EventsScreen}
+    SCREENS: ClassVar = {
+        "dashboard": DashboardScreen,
+        "charts": ChartsScreen,
+        "events": EventsScreen,
+        "fleet": FleetScreen,
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "quit"),
         Binding("p", "pause", "pause"),
@@ -220,7 +228,7 @@ class SparktopApp(App[int]):
         Binding("t", "theme", "theme"),
         Binding("m", "marker", "mark"),
         Binding("question_mark", "help", "help", key_display="?"),
-        Binding("escape", "mode('dashboard')", "back", show=False),
+        Binding("escape", "go_back", "back", show=False),
     ]
 
     def __init__(
@@ -323,8 +331,18 @@ class SparktopApp(App[int]):
             with contextlib.suppress(RuntimeError):  # the loop has closed: the app is over
                 loop.call_soon_threadsafe(self.exit)
 
+    @property
+    def extra_keys(self) -> tuple[tuple[str, str], ...]:
+        """Keys the key bar lists before the usual ones: back to the fleet, on a server's screens."""
+        return (("esc", "fleet"),) if self.fleet is not None and self.current_mode != "fleet" else ()
+
+    @property
+    def fleet(self) -> FleetFeed | None:
+        """The fleet, when the view watches several servers."""
+        return self.feed if isinstance(self.feed, FleetFeed) else None
+
     def on_mount(self) -> None:
-        self.switch_mode("dashboard")
+        self.switch_mode("fleet" if self.fleet is not None else "dashboard")
         self.run_worker(self.feed.run(self._emit), name="feed", exclusive=True, exit_on_error=False)
 
     def _emit(self, frame: Frame) -> None:
@@ -377,7 +395,38 @@ class SparktopApp(App[int]):
         self.feed.span_s = later[0] if later else SPANS[0]
         self.notify(f"history span: {_span_name(self.feed.span_s)}", timeout=2)
 
+    def open_target(self, index: int | None) -> None:
+        """Follow one server of the fleet (its dashboard), or none (the fleet screen)."""
+        fleet = self.fleet
+        if fleet is None:
+            return
+        fleet.select(index)
+        if self.frame is not None and self.frame.fleet is not None:
+            self.frame = fleet.combine(self.frame.fleet.frames)  # the held frame, re-aimed
+        mode = (
+            "fleet" if index is None else ("dashboard" if self.current_mode == "fleet" else self.current_mode)
+        )
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+        self.call_after_refresh(self._redraw_held)
+
+    def action_go_back(self) -> None:
+        """Esc: from a server's screens back to the fleet; else to the dashboard."""
+        if self.fleet is not None and self.current_mode != "fleet":
+            self.open_target(None)
+        else:
+            self.action_mode("dashboard")
+
     def action_mode(self, mode: str) -> None:
+        fleet = self.fleet
+        if fleet is not None and fleet.selected is None and mode != "fleet":
+            # a server's screen from the fleet screen: the server under the cursor
+            with contextlib.suppress(NoMatches, ScreenStackError):
+                from sparktop.tui.widgets.fleet_table import FleetTable
+
+                self.open_target(self.screen.query_one(FleetTable).cursor)
+            if fleet.selected is None:
+                self.open_target(0)
         if self.current_mode != mode:
             self.switch_mode(mode)
             self.call_after_refresh(self._redraw_held)
@@ -450,6 +499,7 @@ HELP = {
     "theme": "next theme (dark, light, high-contrast, your own)",
     "marker": "add a marker with a note at this moment",
     "help": "this help",
+    "go_back": "back: to the fleet from a server's screens (several servers), else to the dashboard",
     "replay('toggle')": "play or pause",
     "replay('faster')": "faster / slower (0.25x to 64x)",
     "replay('back')": "step back / forward one scrape",

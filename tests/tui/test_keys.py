@@ -16,6 +16,7 @@ from sparktop.tui.app import ReplayApp, SparktopApp, make_app
 from sparktop.tui.screens.charts import ChartsScreen
 from sparktop.tui.screens.dashboard import DashboardScreen
 from sparktop.tui.screens.events import EventsScreen
+from sparktop.tui.screens.fleet import FleetScreen
 from sparktop.tui.screens.help import HelpScreen
 from sparktop.tui.screens.marker import MarkerScreen
 from sparktop.tui.widgets.status import StatusBar
@@ -183,7 +184,7 @@ async def test_help_opens_and_closes() -> None:
 
 def test_the_readme_lists_every_key() -> None:
     paragraph = readme_keys()
-    screens: list[type[object]] = [SparktopApp, ReplayApp, EventsScreen]
+    screens: list[type[object]] = [SparktopApp, ReplayApp, EventsScreen, FleetScreen]
     bindings = {b.key: b for owner in screens for b in vars(owner)["BINDINGS"] if isinstance(b, Binding)}
     assert len(bindings) > 20
     missing = [key for key, binding in bindings.items() if not documented(binding, paragraph)]

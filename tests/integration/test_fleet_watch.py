@@ -1,0 +1,105 @@
+"""`sparktop watch URL URL ...` over real servers: one line per server, each tagged with its
+target, and a server that hangs or is gone never holds the others back."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sparktop.sim.server import SimConfig, SimServer
+from tests.support.fault_server import SilentListener
+from tests.support.net import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sparktop(tmp_path: Path, *argv: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sparktop", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=ROOT,
+        env={"SPARKTOP_CONFIG": str(tmp_path / "none.toml"), "PATH": "/usr/bin:/bin"},
+    )
+
+
+@pytest.fixture(scope="module")
+def sims() -> Iterator[list[str]]:
+    handles = [
+        SimServer(SimConfig(profile=profile, speed=10.0, seed=i, startup="instant")).start_in_thread()
+        for i, profile in enumerate(("gemma4-26b-a4b-nvfp4", "nemotron3-nano-30b-a3b-fp8"))
+    ]
+    try:
+        for handle in handles:
+            handle.wait_ready(10)
+        yield [handle.url for handle in handles]
+    finally:
+        for handle in handles:
+            handle.stop()
+
+
+def tagged(stdout: str) -> list[tuple[str, str]]:
+    """(target, rest of the line) of every figure line."""
+    out = []
+    for line in stdout.splitlines():
+        if line.startswith("#"):
+            continue
+        found = re.match(r"target=(\S+) (.*)", line)
+        assert found, f"a line without its target: {line!r}"
+        out.append((found.group(1), found.group(2)))
+    return out
+
+
+def test_one_line_per_server_and_scrape_each_tagged(sims: list[str], tmp_path: Path) -> None:
+    gone = f"http://127.0.0.1:{free_port()}"
+    result = sparktop(tmp_path, "watch", *sims, gone, "--headless", "--interval", "0.5", "--count", "12")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("# sparktop watch 3 targets (")
+    lines = tagged(result.stdout)
+    assert len(lines) == 12
+    by_target = Counter(target for target, _ in lines)
+    assert set(by_target) == {*sims, gone}
+    for target, rest in lines:
+        if target == gone:
+            assert "state=unreachable" in rest and "scrape=no-connection" in rest
+        else:
+            assert "state=healthy" in rest and "gpu_w=" in rest  # its own /sim/gpu, not this host's
+
+
+def test_a_hanging_server_does_not_slow_the_others(sims: list[str], tmp_path: Path) -> None:
+    hanging = SilentListener()  # connects, never answers: each scrape waits for its timeout
+    try:
+        result = sparktop(
+            tmp_path, "watch", sims[0], hanging.url, "--headless", "--interval", "0.5", "--count", "30"
+        )
+    finally:
+        hanging.close()
+    assert result.returncode == 0, result.stderr
+    lines = tagged(result.stdout)
+    by_target = Counter(target for target, _ in lines)
+    # the healthy server is scraped every interval; the hanging one once per timeout (seconds)
+    assert by_target[sims[0]] >= 3 * max(1, by_target[hanging.url]), by_target
+    assert all("state=healthy" in rest for target, rest in lines if target == sims[0])
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["http://127.0.0.1:1", "http://127.0.0.1:1"], "is given twice"),
+        (["http://127.0.0.1:1", "docker:vllm"], "a container or a profile is watched alone"),
+        (["http://127.0.0.1:1", "http://127.0.0.1:2", "--record"], "a fleet is not recorded yet"),
+        (["http://127.0.0.1:1", "http://127.0.0.1:2", "--log", "x.log"], "--log applies to one target"),
+    ],
+)
+def test_what_a_fleet_cannot_take_is_one_line_and_exit_2(argv: list[str], said: str, tmp_path: Path) -> None:
+    result = sparktop(tmp_path, "watch", *argv, "--headless", "--count", "1")
+    assert result.returncode == 2
+    assert said in result.stderr and len(result.stderr.strip().splitlines()) <= 2
