@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import orjson
 
 from sparktop import fmt
+from sparktop.codec import encode
 from sparktop.derive.summary import NOT_EXPOSED, RunSummary
 from sparktop.model import Event, GpuSample, Num, RequestRecord, ScrapeResult, Unknown
 from sparktop.recording.format import RecordingError
@@ -58,10 +59,17 @@ class RecordingReport:
     stopped: str | None = None
     """Where and why reading stopped short of the end (a damaged row, a file cut short); the figures
     are those of what came before. None when the whole recording was read."""
+    target: str | None = None
+    """The server this column is about, in a fleet recording (one column per server)."""
 
     @property
     def label(self) -> str:
-        return self.path.name
+        return self.path.name if self.target is None else f"{self.path.name} {self.target}"
+
+    @property
+    def source(self) -> str:
+        """The file, and the server in a fleet recording: ``FILE (target URL)``."""
+        return str(self.path) if self.target is None else f"{self.path} (target {self.target})"
 
 
 @dataclass(frozen=True)
@@ -98,8 +106,17 @@ def _boundary(obs: Event) -> tuple[str, str, int | None] | None:
     return phase, str(boundary), int(users) if isinstance(users, (int, float)) and users > 0 else None
 
 
-def read_report(path: Path) -> RecordingReport:
-    """One pass over a recording.
+def read_reports(path: Path) -> list[RecordingReport]:
+    """The reports of a recording: one, or one per server of a fleet recording."""
+    with Recording.open(path) as rec:
+        targets = len(rec.targets) if rec.fleet else 0
+    if not targets:
+        return [read_report(path)]
+    return [read_report(path, target=i) for i in range(targets)]
+
+
+def read_report(path: Path, target: int | None = None) -> RecordingReport:
+    """One pass over a recording (over one of its servers' rows, ``target``, in a fleet recording).
 
     Reading stops at the first damaged row (or where a file cut short ends); the report then holds
     what came before, with ``stopped`` saying where. ``RecordingError`` when nothing can be read:
@@ -112,7 +129,8 @@ def read_report(path: Path) -> RecordingReport:
     markers: list[MarkerNote] = []
     last_scrape: ScrapeResult | None = None
     stopped: str | None = None
-    with Recording.open(path) as rec:
+    with Recording.open(path) as whole:
+        rec = whole.for_target(target) if target is not None else whole
         read, last_t = 0, None
         arrivals = rec.arrivals()
         while True:
@@ -156,20 +174,23 @@ def read_report(path: Path) -> RecordingReport:
         for key in [k for k in meta if k.startswith("zdict_")]:
             meta.pop(key)
         complete = rec.complete
-        target = rec.target
+        server = rec.target
+        if target is not None:
+            meta.pop("targets", None)
+            meta["target"] = encode(server)
     if stopped is not None:
         notes.append(stopped)
     elif not complete:
         notes.append(
             "the session ended without closing the file (killed or crashed): figures up to the last write"
         )
-    replayed, problem = read_markers(path)
+    replayed, problem = read_markers(path) if target in (None, 0) else ([], None)
     markers.extend(MarkerNote(m.t, m.note, "replay") for m in replayed)
     markers.sort(key=lambda m: m.t)
     if problem is not None:
         notes.append(problem)
     client = summarize(records) if records else None
-    meta["model"] = target.model if isinstance(target.model, str) else None
+    meta["model"] = server.model if isinstance(server.model, str) else None
     by_phase: dict[str, list[RequestRecord]] = {}
     for record in records:
         by_phase.setdefault(record.phase, []).append(record)
@@ -189,7 +210,17 @@ def read_report(path: Path) -> RecordingReport:
             )
         )
     return RecordingReport(
-        path, meta, run.figures(), client, len(records), complete, notes, step_reports, markers, stopped
+        path,
+        meta,
+        run.figures(),
+        client,
+        len(records),
+        complete,
+        notes,
+        step_reports,
+        markers,
+        stopped,
+        fmt.clean(server.label) if target is not None else None,
     )
 
 
@@ -548,7 +579,7 @@ def render_table(reports: Sequence[RecordingReport], markdown: bool = False) -> 
     lines: list[str] = []
     text = _md if markdown else fmt.clean
     for i, report in enumerate(reports, 1):
-        lines.append(f"[{i}] {text(str(report.path))}: {text(_describe(report))}")
+        lines.append(f"[{i}] {text(report.source)}: {text(_describe(report))}")
         lines.extend(f"    note: {text(n)}" for n in report.notes)
         lines.extend(f"    {text(marker_line(report, m))}" for m in report.markers)
     lines.append("")
@@ -633,6 +664,7 @@ def render_json(reports: Sequence[RecordingReport]) -> str:
         docs.append(
             {
                 "file": str(report.path),
+                "fleet_target": report.target,
                 "complete": report.complete,
                 "simulated": bool(report.meta.get("simulated", False)),
                 "model": report.meta.get("model"),

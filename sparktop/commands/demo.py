@@ -18,7 +18,7 @@ from typing import Any
 
 from sparktop.cli import CliError
 from sparktop.clock import Clock, SystemClock
-from sparktop.commands.recording import record_feed, workload_meta
+from sparktop.commands.recording import record_feed, record_fleet, workload_meta
 from sparktop.commands.watch import dashboard, headless, say_recorded
 from sparktop.config import Settings, load_settings
 from sparktop.model import TargetInfo
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_fleet(args: argparse.Namespace, settings: Settings, profile: str | None, workload: Any) -> int:
     """``demo --fleet N``: N simulated Sparks, each serving its own profile (all the same one with
-    ``--profile``) under its own run of the workload, in one view. Not recorded."""
+    ``--profile``) under its own run of the workload, in one view, recorded into one file."""
     from sparktop.session.fleet import FleetFeed
     from sparktop.sim.profiles import PROFILES
     from sparktop.sim.server import SimConfig, SimServer, SimStartupError
@@ -103,8 +103,19 @@ def run_fleet(args: argparse.Namespace, settings: Settings, profile: str | None,
             for handle, name, label in zip(handles, names, labels, strict=True)
         ]
         feed = FleetFeed(feeds, interval=settings.interval, clock=clock)
+        record_fleet(
+            feed,
+            args,
+            settings,
+            what=f"demo-fleet-{workload.name}",
+            simulated=True,
+            default=True,
+            workload={**workload_meta(workload), "slos": as_meta(resolve())},
+        )
         if args.headless:
-            return asyncio.run(headless(feed, settings, count=None, out=sys.stdout, duration=args.duration))
+            code = asyncio.run(headless(feed, settings, count=None, out=sys.stdout, duration=args.duration))
+            say_recorded(feed.session, sys.stderr)
+            return code
         return dashboard(feed, settings, objectives=resolve(), duration=args.duration)
     finally:
         for handle in handles:

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sparktop.recording.attach import start_recording
+from sparktop.recording.attach import start_fleet_recording, start_recording
 from sparktop.recording.redact import redact_argv
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sparktop.config import Settings
     from sparktop.container.profile import Profile
     from sparktop.session.feeds import LiveFeed
+    from sparktop.session.fleet import FleetFeed
     from sparktop.session.live import LiveOptions
 
 
@@ -71,6 +72,40 @@ def record_feed(
             profile=profile,
             workload=workload,
             name_hint=name_hint,
+        )
+    )
+
+
+def record_fleet(
+    feed: FleetFeed,
+    args: argparse.Namespace,
+    settings: Settings,
+    *,
+    what: str,
+    simulated: bool,
+    default: bool,
+    workload: Mapping[str, Any] | None = None,
+) -> None:
+    """Record every target of ``feed`` into one file (each observation tagged with its target)
+    when the options (or ``default``) ask for it; closed with the fleet."""
+    path = recording_wanted(args, default=default)
+    if path is None:
+        return
+    first = feed.feeds[0]
+    feed.add_closer(
+        start_fleet_recording(
+            feed.sessions,
+            arrival=first.clock.now,
+            path=path,
+            directory=settings.recordings_dir,
+            what=what,
+            simulated=simulated,
+            settings={
+                "interval": first.interval,
+                "window": first.session.window_s,
+                "rate_window": first.session.rate_window_s,
+            },
+            workload=workload,
         )
     )
 

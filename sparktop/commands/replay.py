@@ -16,10 +16,12 @@ from sparktop.recording.format import RecordingError
 from sparktop.recording.reader import Recording
 
 if TYPE_CHECKING:
+    from sparktop.recording.fleet_replay import FleetReplayFeed
     from sparktop.recording.replay import ReplayFeed
 
 
 def run(args: argparse.Namespace) -> int:
+    from sparktop.recording.fleet_replay import FleetReplayFeed
     from sparktop.recording.replay import ReplayFeed
     from sparktop.tui.app import make_app
     from sparktop.tui.screens.goto import parse_target
@@ -46,9 +48,14 @@ def run(args: argparse.Namespace) -> int:
                 f"--at {args.at!r}: not within the recording ({first} to {last}, {span})",
                 hint=f"give a time inside it, +0s to +{int(recording.end - recording.start)}s, or 0% to 100%",
             )
+    feed: ReplayFeed | FleetReplayFeed
     try:
-        feed = ReplayFeed(recording, speed=args.speed, playing=not args.paused, start_at=start_at)
+        if recording.fleet:  # every server on one clock, the fleet screen first
+            feed = FleetReplayFeed(recording, speed=args.speed, playing=not args.paused, start_at=start_at)
+        else:
+            feed = ReplayFeed(recording, speed=args.speed, playing=not args.paused, start_at=start_at)
     except RecordingError as exc:
+        recording.close()
         raise CliError(str(exc)) from None
     from sparktop.smoke.slo import from_meta
 
@@ -61,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     return app.return_code or EXIT_OK
 
 
-def say_markers(feed: ReplayFeed, out: TextIO) -> None:
+def say_markers(feed: ReplayFeed | FleetReplayFeed, out: TextIO) -> None:
     """Where the markers added in this replay were kept, or why they were not (on the restored
     terminal, once the dashboard has closed)."""
     if not feed.added:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TextIO
 from sparktop import fmt
 from sparktop.cli import EXIT_OK, CliError
 from sparktop.clock import Clock, SystemClock
-from sparktop.commands.recording import record_feed
+from sparktop.commands.recording import record_feed, record_fleet
 from sparktop.config import Settings, load_settings
 from sparktop.model import Frame, LatencyStats, Num, ServerStatus, TargetInfo, Unknown
 from sparktop.scrape_state import scrape_state
@@ -96,14 +96,13 @@ def run_fleet(args: argparse.Namespace, settings: Settings, targets: Sequence[st
     for option in ("log", "pull"):
         if getattr(args, option, None):
             raise CliError(f"--{option} applies to one target", hint="watch that server alone")
-    if getattr(args, "record", None) is not None:
-        raise CliError(
-            "a fleet is not recorded yet: record each server with its own sparktop watch URL --record",
-            hint="leave out --record",
-        )
     feed = fleet_feed(urls, settings)
+    simulated = all(session.target.simulated for session in feed.sessions)
+    record_fleet(feed, args, settings, what="watch-fleet", simulated=simulated, default=settings.record_watch)
     if args.headless:
-        return asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout))
+        code = asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout))
+        say_recorded(feed.session, sys.stderr)
+        return code
     return dashboard(feed, settings)
 
 

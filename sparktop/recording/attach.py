@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,62 @@ def start_recording(
 
         if recorder in session.sinks:
             session.sinks.remove(recorder)
+        return await asyncio.to_thread(recorder.close)
+
+    return close
+
+
+def start_fleet_recording(
+    sessions: Sequence[Session],
+    *,
+    path: Path | None,
+    directory: Path,
+    what: str,
+    simulated: bool,
+    settings: Mapping[str, Any],
+    workload: Mapping[str, Any] | None = None,
+    arrival: Callable[[], float] | None = None,
+) -> Callable[[], Awaitable[RecordingStatus | None]]:
+    """Record a fleet's sessions into one file, each observation tagged with its target.
+
+    As ``start_recording``: returns the closer; a file that cannot be created leaves every session
+    unrecorded, each saying why.
+    """
+    if path is None or path == Path():
+        path = directory / default_name(f"fleet-{len(sessions)}", what, simulated)
+    try:
+        recorder = Recorder(
+            path,
+            target=sessions[0].target,
+            targets=[session.target for session in sessions],
+            simulated=simulated,
+            settings=settings,
+            workload=workload,
+            arrival=arrival,
+        )
+    except RecordingError as exc:
+        for session in sessions:
+            session.recording = RecordingStatus(str(path), 0, False, f"not recording: {exc}")
+            session.observe(
+                Event(session.server.since, "error", f"not recording: {exc}", "sparktop", "error")
+            )
+        log.warning("not recording: %s", exc)
+
+        async def nothing() -> RecordingStatus | None:
+            return None
+
+        return nothing
+    sinks = [recorder.sink(i) for i in range(len(sessions))]
+    for session, sink in zip(sessions, sinks, strict=True):
+        session.sinks.append(sink)
+        session.recording_status = lambda: recorder.status
+
+    async def close() -> RecordingStatus | None:
+        import asyncio
+
+        for session, sink in zip(sessions, sinks, strict=True):
+            if sink in session.sinks:
+                session.sinks.remove(sink)
         return await asyncio.to_thread(recorder.close)
 
     return close

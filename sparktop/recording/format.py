@@ -9,10 +9,17 @@ Any SQLite client can read a recording; this module is the reference for how. Ta
                  t REAL,                          -- when it entered the session (epoch seconds)
                  kind TEXT,                       -- scrape, gpu, event, info, progress, request, container
                  keyframe INTEGER,                -- scrape rows: 1 = absolute values, 0 = delta
-                 data BLOB)                       -- zlib-compressed payload, below
+                 data BLOB,                       -- zlib-compressed payload, below
+                 target INTEGER)                  -- which target (a fleet recording); 0 otherwise
 
 Indexes on ``t`` and on ``(kind, t)`` make seeking O(log n) in a day-long file (files from before
 the second index read the same, only slower).
+
+A fleet recording (several servers watched at once, format version 2) lists its targets in
+``meta.targets`` (``target`` is the first of them) and tags each row with the target's index in that
+list; each target's scrape rows form their own keyframe and delta chain, and an index on
+``(target, kind, t)`` keeps seeking per target O(log n). Files without the ``target`` column (from
+before fleets) hold one target: 0.
 
 Payloads (after ``zlib.decompress``; JSON is UTF-8):
 
@@ -53,6 +60,12 @@ from sparktop.model import RequestRecord
 
 FORMAT_NAME = "sparktop-recording"
 FORMAT_VERSION = 1
+FLEET_VERSION = 2
+"""The version of a fleet recording (one target per recording is still version 1: any sparktop
+that reads version 1 reads it)."""
+READ_VERSION = FLEET_VERSION
+"""The newest version this sparktop reads."""
+FLEET_INDEX = "CREATE INDEX IF NOT EXISTS observations_target_kind_t ON observations(target, kind, t);"
 SUFFIX = ".sparktop"
 KEYFRAME_EVERY = 60
 
@@ -64,7 +77,8 @@ CREATE TABLE IF NOT EXISTS observations (
     t REAL NOT NULL,
     kind TEXT NOT NULL,
     keyframe INTEGER NOT NULL DEFAULT 0,
-    data BLOB NOT NULL
+    data BLOB NOT NULL,
+    target INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS observations_t ON observations(t);
 CREATE INDEX IF NOT EXISTS observations_kind_t ON observations(kind, t);
@@ -79,6 +93,7 @@ META_KEYS = (
     "created",  # epoch seconds
     "ended",  # epoch seconds, written on a clean close (absent after a crash)
     "target",  # TargetInfo as JSON (credentials removed from URLs)
+    "targets",  # a fleet recording: every target's TargetInfo, in the order of the rows' ``target``
     "host",  # {"hostname", "platform", "python"}
     "gpu",  # description of the GPU(s), from the first GPU sample
     "simulated",  # true when the source was the simulated Spark

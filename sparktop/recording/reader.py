@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import os
 import shutil
 import sqlite3
@@ -76,6 +77,12 @@ class Recording:
         self.start: float
         self.end: float
         self.count: int
+        self.target_index: int | None = None
+        """The target this view reads (``for_target``); None: the whole file."""
+        self._owner: Recording | None = None
+        self._tagged = self._has_target_column()
+        self.targets = self._targets()
+        """Every target the file holds (one, unless a fleet was recorded)."""
         if truncated is not None:
             self._span_of_readable_rows()
             return
@@ -163,12 +170,12 @@ class Recording:
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             db.close()
             raise RecordingError(f"{path}: recording with an invalid format version {version!r}")
-        if version > fmt.FORMAT_VERSION:
+        if version > fmt.READ_VERSION:
             db.close()
             raise RecordingError(
                 f"{path}: recorded in format {version} by a newer sparktop "
                 f"({meta.get('sparktop_version', '?')}); this one reads up to "
-                f"{fmt.FORMAT_VERSION}: upgrade sparktop"
+                f"{fmt.READ_VERSION}: upgrade sparktop"
             )
         try:
             recording = cls(path, db, meta, truncated)
@@ -181,7 +188,54 @@ class Recording:
         recording._scratch = scratch
         return recording
 
+    def _has_target_column(self) -> bool:
+        try:
+            return any(r[1] == "target" for r in self._db.execute("PRAGMA table_info(observations)"))
+        except _DB_ERRORS:
+            return False
+
+    def _targets(self) -> list[TargetInfo]:
+        listed = self.meta.get("targets")
+        if not isinstance(listed, list) or len(listed) < 2 or not self._tagged:
+            return [self.target]
+        out = []
+        for i, item in enumerate(listed):
+            try:
+                out.append(decode(TargetInfo, item))
+            except DecodeError:
+                out.append(TargetInfo(label=f"target {i + 1}", kind="replay"))
+        return out
+
+    @property
+    def fleet(self) -> bool:
+        """Several targets, each read through ``for_target``."""
+        return len(self.targets) > 1
+
+    def for_target(self, index: int) -> Recording:
+        """The recording of one of the file's targets: its rows only, on the file's clock (its
+        start and end are the file's, so the targets of a fleet replay side by side)."""
+        if not 0 <= index < len(self.targets):
+            raise RecordingError(f"{self.path}: no target {index + 1} (it holds {len(self.targets)})")
+        view = copy.copy(self)
+        view.target_index = index
+        view._owner = self
+        view._layouts = self._layouts
+        view._zdicts = self._zdicts
+        view._schema = Schema()  # its own: the schema keeps the plan of the last layout it read
+        if self._tagged:
+            row = self._one("SELECT COUNT(*) FROM observations WHERE target = ?", (index,))
+            view.count = int(row[0]) if row else 0
+        return view
+
+    def _only(self) -> tuple[str, tuple[int, ...]]:
+        """The SQL condition (and its argument) that keeps this view's target's rows."""
+        if self.target_index is None or not self._tagged:
+            return "1", ()
+        return "target = ?", (self.target_index,)
+
     def close(self) -> None:
+        if self._owner is not None:
+            return  # a view: the file is its owner's to close
         self._db.close()
         if self._scratch is not None:
             self._scratch.cleanup()
@@ -198,6 +252,8 @@ class Recording:
 
     @property
     def target(self) -> TargetInfo:
+        if self.target_index is not None and self.fleet:
+            return self.targets[self.target_index]
         try:
             return decode(TargetInfo, self.meta.get("target"))
         except DecodeError:
@@ -264,6 +320,9 @@ class Recording:
         if kinds:
             clauses.append("kind IN (" + ",".join("?" * len(kinds)) + ")")
             args.extend(kinds)
+        if self.target_index is not None and self._tagged:
+            clauses.append("target = ?")
+            args.append(self.target_index)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         cursor = self._query(
             # only fixed fragments and ? placeholders are joined: values travel as parameters
@@ -294,22 +353,36 @@ class Recording:
             yield Row(seq, float(t), kind, bool(keyframe), data)
 
     def keyframe_before(self, t: float) -> tuple[float, int] | None:
-        """Time and row of the last scrape keyframe at or before ``t`` (where decoding can start)."""
-        row = self._one(
-            "SELECT t, seq FROM observations WHERE kind='scrape' AND t <= ? AND keyframe=1 "
-            "ORDER BY t DESC LIMIT 1",
-            (t,),
+        """Time and row of the last scrape keyframe at or before ``t`` that holds values (where
+        decoding can start). A scrape that read nothing (an unreachable server) is no start: files
+        before this was known mark it a keyframe, and the deltas after it build on the values
+        before it."""
+        only, arg = self._only()
+        cursor = self._query(
+            "SELECT t, seq, data FROM observations WHERE kind='scrape' AND t <= ? AND keyframe=1 "  # noqa: S608
+            f"AND {only} ORDER BY t DESC, seq DESC",
+            (t, *arg),
         )
-        if row is None or not isinstance(row[0], (int, float)) or not isinstance(row[1], int):
-            return None
-        return float(row[0]), row[1]
+        zdict = self._zdict("scrape")
+        for when, seq, data in cursor:
+            if not isinstance(when, (int, float)) or not isinstance(seq, int) or not isinstance(data, bytes):
+                return None
+            head = self._payload(Row(seq, float(when), "scrape", True, data), zdict).partition(b"\n")[0]
+            try:
+                header = orjson.loads(head)
+            except orjson.JSONDecodeError:
+                raise RecordingError(f"{self.path}: row {seq} has a damaged header") from None
+            if isinstance(header, dict) and header.get("n"):
+                return float(when), seq
+        return None
 
     def last_before(self, kind: str, t: float) -> object | None:
         """The last observation of ``kind`` (not ``scrape``) that arrived before ``t``, or None."""
+        only, arg = self._only()
         row = self._one(
-            "SELECT seq, t, kind, keyframe, data FROM observations WHERE t < ? AND kind = ? "
-            "ORDER BY t DESC LIMIT 1",
-            (t, kind),
+            "SELECT seq, t, kind, keyframe, data FROM observations WHERE t < ? AND kind = ? "  # noqa: S608
+            f"AND {only} ORDER BY t DESC LIMIT 1",
+            (t, kind, *arg),
         )
         if row is None or kind == "scrape":
             return None
@@ -321,9 +394,13 @@ class Recording:
     def times(self, kinds: tuple[str, ...]) -> list[float]:
         """When observations of these kinds happened (e.g. events, to step from one to the next)."""
         marks = ",".join("?" * len(kinds))
+        only, arg = self._only()
         return [
             float(r[0])
-            for r in self._all(f"SELECT t FROM observations WHERE kind IN ({marks}) ORDER BY t", kinds)  # noqa: S608
+            for r in self._all(
+                f"SELECT t FROM observations WHERE kind IN ({marks}) AND {only} ORDER BY t",  # noqa: S608
+                (*kinds, *arg),
+            )
         ]
 
     # ----------------------------------------------------------------------------------------------
@@ -343,6 +420,10 @@ class Recording:
         so decoding starts at the keyframe before ``t_from``; rows before ``t_from`` are decoded but
         not yielded.
         """
+        if self.fleet and self.target_index is None:
+            raise RecordingError(
+                f"{self.path}: a fleet recording ({len(self.targets)} targets): read one target at a time"
+            )
         keyframe = None if t_from is None else self.keyframe_before(t_from)
         if keyframe is not None:
             rows = self.rows(keyframe[0], t_to, seq_from=keyframe[1])

@@ -163,6 +163,16 @@ class ReplayFeed:
     # ----------------------------------------------------------------------------------------------
     # controls
 
+    def advance(self, t: float) -> None:
+        """Play forward to ``t`` (a fleet moves its servers together)."""
+        self.position = t
+        self._feed_until(t)
+
+    @property
+    def event_times(self) -> list[float]:
+        """When the recording's events and the markers happened, in order."""
+        return self._event_times
+
     def toggle(self) -> None:
         if not self.playing and self.position >= self.recording.end:
             self.seek(self.recording.start)

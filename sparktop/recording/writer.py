@@ -28,7 +28,7 @@ import sqlite3
 import threading
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,7 @@ class Recorder:
         path: Path,
         *,
         target: TargetInfo,
+        targets: Sequence[TargetInfo] = (),
         simulated: bool = False,
         settings: Mapping[str, Any] | None = None,
         profile: Mapping[str, Any] | None = None,
@@ -89,17 +90,18 @@ class Recorder:
         """CPU the writer thread has used so far (encoding and committing)."""
         self.busy_commits = 0
         """Commits put off because another program held the file."""
-        self._unwritten: list[tuple[float, str, int, bytes]] = []
+        self._unwritten: list[tuple[float, str, int, bytes, int]] = []
         self._unwritten_meta: dict[str, Any] = {}
         self._stop_by = float("inf")
         self._lock = threading.Lock()
         self._db = self._open(path)
+        fleet = [encode(redact_target(t)) for t in targets] if len(targets) > 1 else []
         meta: dict[str, Any] = {
             "format": fmt.FORMAT_NAME,
-            "version": fmt.FORMAT_VERSION,
+            "version": fmt.FLEET_VERSION if fleet else fmt.FORMAT_VERSION,
             "sparktop_version": __version__,
             "created": time.time(),
-            "target": encode(redact_target(target)),
+            "target": fleet[0] if fleet else encode(redact_target(target)),
             "host": {
                 "hostname": socket.gethostname(),
                 "platform": platform.platform(),
@@ -112,15 +114,25 @@ class Recorder:
             meta["profile"] = redact_mapping(profile)
         if workload is not None:
             meta["workload"] = redact_mapping(workload)
+        if fleet:
+            meta["targets"] = fleet
         try:
             with self._db:
+                if fleet:
+                    self._db.execute(fmt.FLEET_INDEX)
                 self._db.executemany(
                     "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
                     [(k, orjson.dumps(v).decode()) for k, v in meta.items()],
                 )
         except sqlite3.Error as exc:
             raise RecordingError(f"{path}: cannot write ({_one_line(exc)})") from None
-        self._state = _EncoderState(dict(meta["target"]))
+        shared = _Shared()
+        self._states = (
+            [_EncoderState(dict(t), shared, fleet, i) for i, t in enumerate(fleet)]
+            if fleet
+            else [_EncoderState(dict(meta["target"]), shared)]
+        )
+        self._shared = shared
         self._thread = threading.Thread(target=self._run, name="sparktop-recorder", daemon=True)
         self._thread.start()
 
@@ -153,6 +165,15 @@ class Recorder:
         return self._queue.qsize() + len(self._unwritten)
 
     def __call__(self, obs: object) -> None:
+        self._take(obs, 0)
+
+    def sink(self, index: int) -> Callable[[object], None]:
+        """The sink of the fleet's target ``index``: its observations, tagged with it."""
+        if not 0 <= index < len(self._states):
+            raise IndexError(f"the recording has no target {index}")
+        return lambda obs: self._take(obs, index)
+
+    def _take(self, obs: object, index: int) -> None:
         if self._ok and self.backlog >= MAX_BACKLOG:
             why = "another program holds the file" if self._unwritten else "the disk is too slow"
             self._stop(RecordingError(f"{why}: {MAX_BACKLOG:,} observations waiting"))
@@ -160,7 +181,7 @@ class Recorder:
         if self._ok:
             # a row's time is when the observation reached the session (``arrival``), so a replay
             # that feeds rows up to a moment holds exactly what the live session held then
-            self._queue.put((self._arrival() if self._arrival is not None else time_of(obs), obs))
+            self._queue.put((self._arrival() if self._arrival is not None else time_of(obs), obs, index))
 
     @property
     def status(self) -> RecordingStatus:
@@ -182,7 +203,7 @@ class Recorder:
     # the writer thread
 
     def _run(self) -> None:
-        pending: list[tuple[float, object]] = []
+        pending: list[tuple[float, object, int]] = []
         deadline = time.monotonic() + self.commit_every
         stopping = False
         while not stopping:
@@ -211,17 +232,17 @@ class Recorder:
                     self._stop(RecordingError("another program kept the file open past the close"))
         self._finish()
 
-    def _write(self, items: list[tuple[float, object]]) -> bool:
+    def _write(self, items: list[tuple[float, object, int]]) -> bool:
         """Encode ``items`` and commit them with any rows still waiting for the file.
 
         Returns False when another program held the file (the rows wait, encoded, for the next
         try), True when they are written or the recording has stopped.
         """
         try:
-            for arrived, obs in items:
-                row = self._state.row(arrived, obs, self._unwritten_meta)
+            for arrived, obs, index in items:
+                row = self._states[index].row(arrived, obs, self._unwritten_meta)
                 if row is not None:
-                    self._unwritten.append(row)
+                    self._unwritten.append((*row, index))
         except Exception as exc:  # a bug must stop the recording with a message, never the thread silently
             log.exception("recording %s: cannot encode an observation", self.path)
             self._stop(exc)
@@ -232,14 +253,14 @@ class Recorder:
                 self._db.execute("ROLLBACK")
             self._db.execute("BEGIN")
             try:
-                self._db.executemany("INSERT INTO layouts(id, keys) VALUES (?, ?)", self._state.new_layouts)
+                self._db.executemany("INSERT INTO layouts(id, keys) VALUES (?, ?)", self._shared.new_layouts)
                 if meta:
                     self._db.executemany(
                         "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
                         [(k, orjson.dumps(v).decode()) for k, v in meta.items()],
                     )
                 self._db.executemany(
-                    "INSERT INTO observations(t, kind, keyframe, data) VALUES (?, ?, ?, ?)", rows
+                    "INSERT INTO observations(t, kind, keyframe, data, target) VALUES (?, ?, ?, ?, ?)", rows
                 )
                 self._db.execute("COMMIT")
             except BaseException:
@@ -252,7 +273,7 @@ class Recorder:
                 return False
             self._stop(exc)
             return True
-        self._state.new_layouts.clear()
+        self._shared.new_layouts.clear()
         last_t = rows[-1][0] if rows else None
         self._unwritten, self._unwritten_meta = [], {}
         size = _file_size(self.path)
@@ -292,18 +313,35 @@ class Recorder:
             self._bytes = size
 
 
-class _EncoderState:
-    """What encoding needs to remember: the previous scrape's values, layouts, dictionaries."""
+class _Shared:
+    """What the targets of one file share: series layouts and compression dictionaries."""
 
-    def __init__(self, target: dict[str, Any]) -> None:
-        self.target = target
+    def __init__(self) -> None:
         self.layouts: dict[tuple[str, ...], int] = {}
         self.new_layouts: list[tuple[int, bytes]] = []
         """Layouts given an id and not written yet: they go in with the rows that use them."""
         self.layout_ids: dict[int, int] = {}  # id(keys tuple) -> layout id, for the common case
+        self.zdicts: dict[str, bytes] = {}
+
+
+class _EncoderState:
+    """What encoding one target's rows needs to remember: its previous scrape's values (its rows
+    form their own keyframe and delta chain), and what the file shares."""
+
+    def __init__(
+        self,
+        target: dict[str, Any],
+        shared: _Shared,
+        fleet: list[dict[str, Any]] | None = None,
+        index: int = 0,
+    ) -> None:
+        self.target = target
+        self.shared = shared
+        self.fleet = fleet
+        """Every target's metadata, in a fleet recording (kept current in ``meta.targets``)."""
+        self.index = index
         self.previous: tuple[int, list[float]] | None = None  # (layout, values) of the last scrape row
         self.since_keyframe = 0
-        self.zdicts: dict[str, bytes] = {}
         self.gpu_described = False
 
     def _update_target(self, info: ServerInfo, meta: dict[str, Any]) -> None:
@@ -319,20 +357,26 @@ class _EncoderState:
             self.target["simulated"] = True
             meta["simulated"] = True  # the server said so: the simulated Spark, whatever we were told
             changed = True
-        if changed:
+        if changed and self.fleet is not None:
+            self.fleet[self.index] = dict(self.target)
+            meta["targets"] = [dict(t) for t in self.fleet]
+            if self.index == 0:
+                meta["target"] = dict(self.target)
+        elif changed:
             meta["target"] = dict(self.target)
 
     def _layout(self, keys: tuple[str, ...]) -> int:
-        cached = self.layout_ids.get(id(keys))
-        if cached is not None and self.layouts.get(keys) == cached:
+        shared = self.shared
+        cached = shared.layout_ids.get(id(keys))
+        if cached is not None and shared.layouts.get(keys) == cached:
             return cached
-        layout = self.layouts.get(keys)
+        layout = shared.layouts.get(keys)
         if layout is None:
             packed = zlib.compress(orjson.dumps(list(keys)), 9)
-            layout = len(self.layouts) + 1  # the file is new: ids are 1, 2, ... in order
-            self.new_layouts.append((layout, packed))
-            self.layouts[keys] = layout
-        self.layout_ids[id(keys)] = layout
+            layout = len(shared.layouts) + 1  # the file is new: ids are 1, 2, ... in order
+            shared.new_layouts.append((layout, packed))
+            shared.layouts[keys] = layout
+        shared.layout_ids[id(keys)] = layout
         return layout
 
     def row(self, t: float, obs: object, meta: dict[str, Any]) -> tuple[float, str, int, bytes] | None:
@@ -351,9 +395,9 @@ class _EncoderState:
         return (t, kind, 0, self._pack(kind, orjson.dumps(encode(obs)), meta))
 
     def _pack(self, kind: str, payload: bytes, meta: dict[str, Any]) -> bytes:
-        zdict = self.zdicts.get(kind)
+        zdict = self.shared.zdicts.get(kind)
         if zdict is None:
-            zdict = self.zdicts[kind] = payload[:32768]
+            zdict = self.shared.zdicts[kind] = payload[:32768]
             meta[f"zdict_{kind}"] = base64.b64encode(zdict).decode()
         packer = zlib.compressobj(9, zdict=zdict)
         return packer.compress(payload) + packer.flush()
@@ -384,6 +428,7 @@ class _EncoderState:
             self.previous = (layout, values)
         else:
             body = b""
+            keyframe = 0  # nothing to start decoding from: the next deltas build on earlier values
         return (t, "scrape", keyframe, self._pack("scrape", orjson.dumps(header) + b"\n" + body, meta))
 
 

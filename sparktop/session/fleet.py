@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from typing import Protocol
 
 from sparktop.clock import Clock, SystemClock
 from sparktop.model import Event, FleetView, Frame
@@ -24,17 +25,19 @@ GATHER_SLACK = 0.5
 before it hands on what it has (a slow target is shown a scrape late, not waited for)."""
 
 
-class FleetFeed:
-    """Several live feeds; one frame per interval holding every target's latest one."""
+class _HasSession(Protocol):
+    session: Session
+    span_s: float
 
-    def __init__(
-        self, feeds: Sequence[LiveFeed], *, interval: float = 1.0, clock: Clock | None = None
-    ) -> None:
+
+class FleetControl:
+    """What views need of any fleet, live or replayed: its targets' sessions, the one followed,
+    and the fleet frame."""
+
+    def __init__(self, feeds: Sequence[_HasSession]) -> None:
         if not feeds:
             raise ValueError("a fleet needs at least one target")
-        self.feeds = list(feeds)
-        self.interval = interval
-        self.clock = clock or SystemClock()
+        self._members: list[_HasSession] = list(feeds)
         self.selected: int | None = None
         """The target whose dashboard is open; None while the fleet screen is shown."""
         self._span_s = feeds[0].span_s
@@ -46,21 +49,21 @@ class FleetFeed:
     @span_s.setter
     def span_s(self, value: float) -> None:
         self._span_s = value
-        for feed in self.feeds:
+        for feed in self._members:
             feed.span_s = value
 
     @property
     def sessions(self) -> list[Session]:
-        return [feed.session for feed in self.feeds]
+        return [feed.session for feed in self._members]
 
     @property
     def session(self) -> Session:
         """The followed target's session (the first while none is)."""
-        return self.feeds[self.selected or 0].session
+        return self._members[self.selected or 0].session
 
     def select(self, index: int | None) -> None:
         """Follow one target (its frame becomes the fleet frame's own), or none."""
-        if index is not None and not 0 <= index < len(self.feeds):
+        if index is not None and not 0 <= index < len(self._members):
             raise IndexError(f"no target {index}")
         self.selected = index
 
@@ -68,6 +71,19 @@ class FleetFeed:
         """The fleet frame: the followed target's frame, carrying every target's."""
         main = frames[self.selected or 0]
         return replace(main, fleet=FleetView(tuple(frames), self.selected))
+
+
+class FleetFeed(FleetControl):
+    """Several live feeds; one frame per interval holding every target's latest one."""
+
+    def __init__(
+        self, feeds: Sequence[LiveFeed], *, interval: float = 1.0, clock: Clock | None = None
+    ) -> None:
+        super().__init__(feeds)
+        self.feeds = list(feeds)
+        self.interval = interval
+        self.clock = clock or SystemClock()
+        self._closers: list[Callable[[], Awaitable[object]]] = []
 
     async def run(self, emit: Emit) -> None:
         latest: list[Frame | None] = [None] * len(self.feeds)
@@ -106,6 +122,13 @@ class FleetFeed:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            for closer in self._closers:
+                with contextlib.suppress(Exception):
+                    await closer()
+
+    def add_closer(self, closer: Callable[[], Awaitable[object]]) -> None:
+        """Something to finish when the fleet stops, after every target's sources (its recording)."""
+        self._closers.append(closer)
 
     def mark(self, note: str) -> None:
         """A marker on the followed target, or on every target from the fleet screen."""

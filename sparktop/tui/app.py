@@ -36,7 +36,7 @@ from textual.message import Message
 from sparktop.config import Settings
 from sparktop.model import Frame
 from sparktop.session.feeds import Feed
-from sparktop.session.fleet import FleetFeed
+from sparktop.session.fleet import FleetControl
 from sparktop.smoke.slo import Objective
 from sparktop.tui.screens.charts import ChartsScreen
 from sparktop.tui.screens.dashboard import DashboardScreen
@@ -337,9 +337,9 @@ class SparktopApp(App[int]):
         return (("esc", "fleet"),) if self.fleet is not None and self.current_mode != "fleet" else ()
 
     @property
-    def fleet(self) -> FleetFeed | None:
+    def fleet(self) -> FleetControl | None:
         """The fleet, when the view watches several servers."""
-        return self.feed if isinstance(self.feed, FleetFeed) else None
+        return self.feed if isinstance(self.feed, FleetControl) else None
 
     def on_mount(self) -> None:
         self.switch_mode("fleet" if self.fleet is not None else "dashboard")

@@ -3,6 +3,7 @@ target, and a server that hangs or is gone never holds the others back."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from sparktop.recording.reader import Recording
 from sparktop.sim.server import SimConfig, SimServer
 from tests.support.fault_server import SilentListener
 from tests.support.net import free_port
@@ -95,7 +97,6 @@ def test_a_hanging_server_does_not_slow_the_others(sims: list[str], tmp_path: Pa
     [
         (["http://127.0.0.1:1", "http://127.0.0.1:1"], "is given twice"),
         (["http://127.0.0.1:1", "docker:vllm"], "a container or a profile is watched alone"),
-        (["http://127.0.0.1:1", "http://127.0.0.1:2", "--record"], "a fleet is not recorded yet"),
         (["http://127.0.0.1:1", "http://127.0.0.1:2", "--log", "x.log"], "--log applies to one target"),
     ],
 )
@@ -103,3 +104,23 @@ def test_what_a_fleet_cannot_take_is_one_line_and_exit_2(argv: list[str], said: 
     result = sparktop(tmp_path, "watch", *argv, "--headless", "--count", "1")
     assert result.returncode == 2
     assert said in result.stderr and len(result.stderr.strip().splitlines()) <= 2
+
+
+def test_a_fleet_is_recorded_into_one_file_and_reported_a_column_per_server(
+    sims: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "fleet.sparktop"
+    result = sparktop(
+        tmp_path, "watch", *sims, "--headless", "--interval", "0.5", "--count", "10", "--record", str(path)
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"recorded to {path}" in result.stderr
+    with Recording.open(path) as rec:
+        assert rec.fleet and [t.label for t in rec.targets] == sims
+        models = [t.model for t in rec.targets]
+    assert len(set(models)) == 2 and all(isinstance(m, str) for m in models)  # each its own server
+    report = sparktop(tmp_path, "report", str(path), "--format", "json")
+    assert report.returncode == 0, report.stderr
+    docs = json.loads(report.stdout)["recordings"]
+    assert [doc["fleet_target"] for doc in docs] == sims
+    assert all(doc["server"]["duration_s"] > 0 for doc in docs)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import base64
 import gzip
+import heapq
 import json
 import math
 import sqlite3
 import textwrap
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
 from sparktop import codec, model
 from sparktop.model import Event, ScrapeResult, ServerInfo, TargetInfo, WorkloadProgress
+from sparktop.recording.kinds import time_of
 from sparktop.recording.writer import Recorder
 from sparktop.vllm.exposition import SeriesParser
 from sparktop.vllm.schema import Schema
@@ -68,6 +71,24 @@ def record(path: Path, seconds: int, **kw: object) -> list[object]:
     status = recorder.close()
     assert status.ok, status.detail
     return recorded
+
+
+FLEET_TARGETS = [replace(TARGET, label=f"http://spark-{c}:8000") for c in "abc"]
+SETTINGS = {"interval": 1.0, "window": 60.0, "rate_window": 10.0}
+
+
+def record_fleet(path: Path, seconds: int = 90) -> list[list[object]]:
+    """Three servers' observations (different seeds: different figures), interleaved by time as a
+    fleet's sessions hand them over."""
+    streams = [list(observations(seconds, seed=seed)) for seed in (3, 11, 29)]
+    recorder = Recorder(path, target=FLEET_TARGETS[0], targets=FLEET_TARGETS, settings=SETTINGS)
+    sinks = [recorder.sink(i) for i in range(3)]
+    tagged = [[(time_of(obs), i, n, obs) for n, obs in enumerate(stream)] for i, stream in enumerate(streams)]
+    for _, i, _, obs in heapq.merge(*tagged):
+        sinks[i](obs)
+    status = recorder.close()
+    assert status.ok, status.detail
+    return streams
 
 
 def recording_texts(path: Path) -> Iterator[str]:

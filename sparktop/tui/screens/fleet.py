@@ -12,6 +12,7 @@ from sparktop.derive.fleet import SORT_KEYS, row_of, sort_rows, totals
 from sparktop.model import Frame
 from sparktop.tui.widgets.fleet_table import FleetTable
 from sparktop.tui.widgets.keybar import KeyBar
+from sparktop.tui.widgets.replaybar import ReplayBar
 
 FLEET_KEYS = (("↑↓", "select"), ("enter", "open"), ("s", "sort"))
 
@@ -28,6 +29,7 @@ class FleetScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield FleetTable(id="fleet")
+        yield ReplayBar(id="replay")
         yield KeyBar(FLEET_KEYS, id="keys")
 
     def show(self, frame: Frame, paused: bool = False) -> None:
@@ -37,6 +39,9 @@ class FleetScreen(Screen[None]):
         table = self.query_one(FleetTable)
         rows = [row_of(index, sub) for index, sub in enumerate(fleet.frames)]
         table.show(sort_rows(rows, table.sort_key), totals(rows), frame.t, paused)
+        bar = self.query_one(ReplayBar)
+        bar.display = frame.replay is not None
+        bar.show(frame.replay)
 
     def show_status(self, frame: Frame, paused: bool) -> None:
         self.show(frame, paused)
