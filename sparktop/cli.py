@@ -189,7 +189,8 @@ def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "targets",
         nargs="+",
         metavar="target",
-        help="http://host:port, docker:NAME or PROFILE.toml; several URLs: one view over all of them",
+        help="http://host:port, docker:NAME, PROFILE.toml or prometheus:URL (every vLLM target it "
+        "scrapes); several URLs: one view over all of them",
     )
     p.add_argument(
         "--headless", action="store_true", help="print one plain line per interval instead of the UI"
@@ -210,6 +211,12 @@ def _add_watch(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument(
         "--count", type=_positive_int, default=None, metavar="N", help="stop after N lines (headless)"
+    )
+    p.add_argument(
+        "--match",
+        default=None,
+        metavar="SELECTOR",
+        help="with prometheus:URL, which of its vLLM targets, e.g. '{job=\"vllm\"}' (default: every one)",
     )
     p.add_argument(
         "--log",
@@ -371,10 +378,34 @@ def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "With several recordings: one column each and the change against the first in percent.",
     )
     p.add_argument(
-        "files", nargs="+", metavar="FILE", help=".sparktop recordings (the first is the baseline)"
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help=".sparktop recordings (the first is the baseline), or prometheus:URL with --from and --to",
     )
     p.add_argument("--format", choices=("table", "md", "json", "csv"), default="table", help="output format")
+    _prometheus_range_options(p)
     p.set_defaults(handler=_command("report"))
+
+
+def _prometheus_range_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("a past range from Prometheus (prometheus:URL)")
+    group.add_argument(
+        "--from",
+        dest="range_from",
+        default=None,
+        metavar="WHEN",
+        help="start: 2h (two hours ago), HH:MM[:SS] (today), 2026-11-30T14:00 (local time), or epoch seconds",
+    )
+    group.add_argument(
+        "--to", dest="range_to", default=None, metavar="WHEN", help="end, as --from (default now)"
+    )
+    group.add_argument(
+        "--match",
+        default=None,
+        metavar="SELECTOR",
+        help="which of Prometheus' vLLM targets, e.g. '{job=\"vllm\"}' (default: all with vllm: series)",
+    )
 
 
 def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -385,7 +416,7 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "space plays or pauses, + and - change the speed (0.25x to 64x), arrows step, [ and ] jump "
         "between events and markers, home/end, g goes to a time.",
     )
-    p.add_argument("file", help="a .sparktop recording")
+    p.add_argument("file", help="a .sparktop recording, or prometheus:URL with --from and --to")
     p.add_argument(
         "--speed", type=_replay_speed, default=1.0, metavar="X", help="start at this speed (0.25 to 64)"
     )
@@ -397,6 +428,13 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="start at HH:MM[:SS], +5m from the start, or 50%% (within the recording)",
     )
     p.add_argument("--paused", action="store_true", help="start paused")
+    _prometheus_range_options(p)
+    p.add_argument(
+        "--save",
+        default=None,
+        metavar="PATH",
+        help="with prometheus:URL, keep the range read from Prometheus as a recording at PATH",
+    )
     _view_options(p)
     p.set_defaults(handler=_command("replay"))
 
@@ -572,6 +610,34 @@ def _add_smoke(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(handler=_command("smoke"))
 
 
+def _add_exporter(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "exporter",
+        help="serve GPU, unified-memory and container readings to Prometheus (/metrics)",
+        description="Serve a Prometheus exporter on /metrics with what vLLM's own metrics cannot "
+        "say: the unified-memory breakdown (always), NVML's readings (--gpu) and a container's "
+        "state, stats and vLLM startup phases (--container). Readings are collected when scraped "
+        "and shared by scrapes within --interval. Runs until interrupted.",
+    )
+    p.add_argument("--port", type=_port, default=9464, metavar="N", help="port (default 9464; 0 picks one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--gpu", action="store_true", help="also serve NVML's readings of every GPU")
+    p.add_argument(
+        "--container",
+        default=None,
+        metavar="NAME",
+        help="also serve this container's state, CPU and memory and vLLM's startup phases from its log",
+    )
+    p.add_argument(
+        "--interval",
+        type=_interval,
+        default=1.0,
+        metavar="S",
+        help="scrapes within S seconds share one collection, 0.05 to 3600 (default 1)",
+    )
+    p.set_defaults(handler=_command("exporter"))
+
+
 VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     _add_demo,
     _add_watch,
@@ -582,6 +648,7 @@ VERBS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], Non
     _add_profile,
     _add_snapshot,
     _add_gpu,
+    _add_exporter,
     _add_sim,
 )
 

@@ -370,7 +370,7 @@ class Figures:
 # What a session knows about its target, and the frame views render
 
 
-TargetKind = Literal["url", "container", "simulator", "replay"]
+TargetKind = Literal["url", "container", "simulator", "replay", "prometheus"]
 
 
 SIMULATED_KEY = "sparktop_simulated"

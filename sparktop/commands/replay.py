@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from sparktop import fmt
 from sparktop.cli import EXIT_OK, CliError
-from sparktop.config import load_settings
+from sparktop.config import Settings, load_settings
+from sparktop.prometheus.api import prometheus_url
 from sparktop.recording.format import RecordingError
 from sparktop.recording.reader import Recording
 
@@ -21,12 +22,28 @@ if TYPE_CHECKING:
 
 
 def run(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    url = prometheus_url(args.file)
+    if url is not None:
+        from sparktop.commands.prometheus import range_recording
+
+        with range_recording(args, url, settings, args.save) as path:
+            args.file = str(path)
+            return _replay(args, settings)
+    if args.range_from or args.range_to or args.match or args.save:
+        raise CliError(
+            "--from, --to, --match and --save apply to prometheus:URL",
+            hint="sparktop replay prometheus:http://HOST:9090 --from 1h",
+        )
+    return _replay(args, settings)
+
+
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from sparktop.recording.fleet_replay import FleetReplayFeed
     from sparktop.recording.replay import ReplayFeed
     from sparktop.tui.app import make_app
     from sparktop.tui.screens.goto import parse_target
 
-    settings = load_settings(args)
     try:
         recording = Recording.open(args.file)
     except RecordingError as exc:

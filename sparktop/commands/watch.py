@@ -45,6 +45,12 @@ if TYPE_CHECKING:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     targets: list[str] = list(getattr(args, "targets", None) or [args.target])
+    if any(t.startswith("prometheus:") for t in targets):
+        return run_prometheus(args, settings, targets)
+    if getattr(args, "match", None):
+        raise CliError(
+            "--match applies to prometheus:URL", hint="sparktop watch prometheus:http://HOST:9090 --match ..."
+        )
     if len(targets) > 1:
         return run_fleet(args, settings, targets)
     target = args.target = targets[0]
@@ -72,6 +78,39 @@ def run(args: argparse.Namespace) -> int:
 
             printer = EventPrinter(sys.stdout, None, prefix="# ", details=True)
         code = asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout, events=printer))
+        say_recorded(feed.session, sys.stderr)
+        return code
+    return dashboard(feed, settings)
+
+
+def run_prometheus(args: argparse.Namespace, settings: Settings, targets: Sequence[str]) -> int:
+    """``watch prometheus:URL``: every vLLM target the Prometheus scrapes, read through its API."""
+    from sparktop.commands import prometheus
+    from sparktop.prometheus.api import prometheus_url
+
+    prometheus.only_one(targets)
+    url = prometheus_url(targets[0]) or ""
+    for option in ("log", "pull"):
+        if getattr(args, option, None):
+            raise CliError(f"--{option} does not apply to prometheus:URL", hint="leave it out")
+    feed = prometheus.watch_feed(url, args.match, settings)
+    if isinstance(feed, FleetFeed):
+        record_fleet(
+            feed, args, settings, what="watch-prometheus", simulated=False, default=settings.record_watch
+        )
+    else:
+        options = LiveOptions(interval=feed.interval, window_s=settings.window)
+        record_feed(
+            feed,
+            args,
+            settings,
+            options,
+            what="watch-prometheus",
+            simulated=False,
+            default=settings.record_watch,
+        )
+    if args.headless:
+        code = asyncio.run(headless(feed, settings, count=args.count, out=sys.stdout))
         say_recorded(feed.session, sys.stderr)
         return code
     return dashboard(feed, settings)

@@ -12,9 +12,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from sparktop.clock import Clock, SystemClock
-from sparktop.model import Event, Frame, ScrapeResult
+from sparktop.model import Event, Frame, ScrapeResult, ServerInfo
 from sparktop.session.core import Session
-from sparktop.vllm.scrape import Scraper
 
 Emit = Callable[[Frame], None]
 
@@ -38,6 +37,19 @@ class Feed(Protocol):
 SourceFactory = Callable[[Session], Coroutine[Any, Any, None]]
 
 
+class ScrapeSource(Protocol):
+    """What reads a target's vLLM figures: ``vllm.scrape.Scraper`` (its /metrics) or
+    ``prometheus.source.PromScraper`` (its series, through Prometheus). Neither ever raises."""
+
+    base: str
+
+    async def scrape(self) -> ScrapeResult: ...
+
+    async def info(self) -> ServerInfo: ...
+
+    async def aclose(self) -> None: ...
+
+
 class LiveFeed:
     """A session fed by live sources; a frame every ``interval`` seconds."""
 
@@ -56,7 +68,7 @@ class LiveFeed:
         self.interval = interval
         self.span_s = span_s
         self.clock = clock or SystemClock()
-        self.scraper: Scraper | None = None
+        self.scraper: ScrapeSource | None = None
         """The target's scraper, when the feed has one (``scrape_now``)."""
         self._closers: list[Callable[[], Awaitable[object]]] = [on_close] if on_close is not None else []
 

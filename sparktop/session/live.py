@@ -15,7 +15,7 @@ from typing import Literal
 from sparktop.clock import Clock, SystemClock
 from sparktop.model import TargetInfo
 from sparktop.session.core import Session
-from sparktop.session.feeds import LiveFeed, SourceFactory
+from sparktop.session.feeds import LiveFeed, ScrapeSource, SourceFactory
 from sparktop.vllm.scrape import Scraper
 
 GpuMode = Literal["nvml", "sim", "none"]
@@ -41,12 +41,21 @@ class LiveOptions:
 PRIME_WAIT_S = 5.0
 
 
-def live_feed(target: TargetInfo, url: str, options: LiveOptions, clock: Clock | None = None) -> LiveFeed:
-    """A feed that scrapes ``url`` and collects GPU readings, plus any extra sources."""
+def live_feed(
+    target: TargetInfo,
+    url: str,
+    options: LiveOptions,
+    clock: Clock | None = None,
+    *,
+    scraper: ScrapeSource | None = None,
+) -> LiveFeed:
+    """A feed that scrapes ``url`` (or reads the target through ``scraper``: its series in a
+    Prometheus) and collects GPU readings, plus any extra sources."""
     from sparktop.session.sources import gpu_loop, scrape_loop, sim_gpu_loop, sim_log_loop
 
     clock = clock or SystemClock()
-    scraper = Scraper(url, clock)
+    if scraper is None:
+        scraper = Scraper(url, clock)
     sim_log_read: asyncio.Event | None = None
     if options.sim_log:
         sim_log_read = asyncio.Event()

@@ -25,7 +25,7 @@ from sparktop.codec import DecodeError, decode
 from sparktop.gpu.nvml import NvmlCollector
 from sparktop.model import Event, GpuSample, HostMemory, Unknown
 from sparktop.session.core import Observation
-from sparktop.vllm.scrape import Scraper
+from sparktop.session.feeds import ScrapeSource
 
 if TYPE_CHECKING:
     from sparktop.container.lifecycle import ContainerHandle, LogLine
@@ -41,7 +41,7 @@ async def _pace(started: float, interval: float) -> None:
     await asyncio.sleep(max(0.01, interval - (time.monotonic() - started)))
 
 
-async def scrape_loop(scraper: Scraper, observe: Observe, interval: float) -> None:
+async def scrape_loop(scraper: ScrapeSource, observe: Observe, interval: float) -> None:
     """Scrape every ``interval`` seconds; ask the server who it is when it first turns healthy and
     every few minutes after (a restarted server may serve another model or version)."""
     info_due = 0.0
