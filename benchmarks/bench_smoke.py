@@ -4,7 +4,7 @@ Serves the simulated Spark at real speed (``sparktop sim``, each profile given, 
 and BF16 Gemma: the fastest and the slowest single user), runs ``sparktop smoke URL --no-record
 --json -`` as a user would, and prints the seconds after the server was ready (the smoke's own
 figure), the whole command's wall time, the verdict, and the ratio to the target. The real vLLM's
-figure comes from ``tests/integration/test_real_vllm_cli.py`` (it prints it under ``-s``).
+figure comes from ``tests/integration/shared_real_vllm/test_real_vllm_cli.py`` (it prints it under ``-s``).
 
 Run: .venv/bin/python benchmarks/bench_smoke.py [PROFILE ...]
 """

@@ -45,15 +45,21 @@ def _ready(server: RealVllm) -> RealVllm:
     return server
 
 
-@pytest.fixture(scope="module")
-def real_vllm(real_install: Install, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealVllm]:
-    """The real server a module's tests share (eager mode, 1 GiB of KV cache), warmed up; stopped
-    when the module is done, so it holds no memory or CPU while other tests run."""
+def shared_server(real_install: Install, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealVllm]:
+    """A real server for tests to share (eager mode, 1 GiB of KV cache), warmed up; stopped when
+    the generator is closed."""
     server = RealVllm(real_install, log_path=tmp_path_factory.mktemp("real-vllm") / "server.log").start()
     try:
         yield _ready(server)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def real_vllm(real_install: Install, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealVllm]:
+    """The real server a module's tests share; stopped when the module is done, so it holds no
+    memory or CPU while other tests run (``shared_real_vllm/`` shares one across its modules)."""
+    yield from shared_server(real_install, tmp_path_factory)
 
 
 @pytest.fixture
