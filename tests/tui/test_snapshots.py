@@ -16,6 +16,7 @@ from sparktop.config import Settings
 from sparktop.session.feeds import StaticFeed
 from sparktop.smoke.slo import resolve
 from sparktop.tui.app import make_app
+from tests.support.fleets import StaticFleet, fleet_frames
 from tests.support.frames import frame_at_end, starting_frame
 
 LOOKS = [
@@ -67,6 +68,19 @@ def test_dashboard_with_slos(
     app = make_app(
         settings_for(look, monkeypatch), StaticFeed([frame_at_end(seconds=300)]), objectives=objectives
     )
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize(("size", "look"), LOOKS)
+def test_fleet_screen(
+    snap_compare: Any, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], look: str
+) -> None:
+    """Several servers: the fleet's totals, one line per server (a loaded one, one never reached)."""
+    app = make_app(settings_for(look, monkeypatch), StaticFleet(fleet_frames()))
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await pilot.pause(0.2)

@@ -71,8 +71,9 @@ def _fraction(pct: Num) -> Num:
     return pct if isinstance(pct, Unknown) else pct / 100.0
 
 
-def fit_columns(width: int) -> tuple[int, list[Column]]:
-    """(name width, the columns that fit ``width``) with the name at least ``MIN_NAME`` wide."""
+def fit_columns(width: int, longest: int = 0) -> tuple[int, list[Column]]:
+    """(name width, the columns that fit ``width``): the name at least ``MIN_NAME`` wide, and no
+    wider than the ``longest`` name needs (the figures stay next to the names on a wide terminal)."""
     chosen: list[Column] = []
     used = 2 + MIN_NAME  # the cursor mark and a blank, the name
     for column in sorted(COLUMNS, key=lambda c: c.priority):
@@ -80,7 +81,8 @@ def fit_columns(width: int) -> tuple[int, list[Column]]:
             chosen.append(column)
             used += 1 + column.width
     chosen.sort(key=COLUMNS.index)
-    return max(MIN_NAME, width - used + MIN_NAME), chosen
+    room = max(MIN_NAME, width - used + MIN_NAME)
+    return min(room, max(MIN_NAME, longest)), chosen
 
 
 def shorten(name: str, width: int) -> str:
@@ -94,21 +96,28 @@ def shorten(name: str, width: int) -> str:
     return name[: width - 1 - tail] + "…" + (name[-tail:] if tail else "")
 
 
-def _total(total: Total, text: str) -> str:
+def _total(total: Total, text: str, said: int | None) -> str:
+    """A total, with how many servers it covers unless the headline said so once (``said``)."""
     if isinstance(total.value, Unknown):
         return "-"
-    return text if total.known == total.of else f"{text} ({total.known} of {total.of})"
+    return text if total.known in (total.of, said) else f"{text} ({total.known} of {total.of})"
 
 
 def headline(totals: FleetTotals, t: float, paused: bool) -> str:
-    """The fleet's totals in one line (sums over the targets whose figure is known and current)."""
-    parts = [
-        f"fleet {totals.healthy}/{totals.targets} healthy",
-        f"run {_total(totals.running, _num(totals.running.value))}",
-        f"wait {_total(totals.waiting, _num(totals.waiting.value))}",
-        f"decode {_total(totals.decode_tps, _num(totals.decode_tps.value))} tok/s",
-        f"GPU {_total(totals.gpu_power_w, _num(totals.gpu_power_w.value))} W",
-        f"KV max {_total(totals.kv_usage_max, fmt.pct(totals.kv_usage_max.value, 0, unknown='-'))}",
+    """The fleet's totals in one line: sums over the servers whose figure is known and current
+    (how many those are is said once when it is the same for every figure, else per figure)."""
+    each = (totals.running, totals.waiting, totals.decode_tps, totals.gpu_power_w, totals.kv_usage_max)
+    known = {total.known for total in each if not isinstance(total.value, Unknown)}
+    said = known.pop() if len(known) == 1 else None
+    parts = [f"fleet {totals.healthy}/{totals.targets} healthy"]
+    if said is not None and said < totals.targets:
+        parts.append(f"figures of {said}")
+    parts += [
+        f"run {_total(totals.running, _num(totals.running.value), said)}",
+        f"wait {_total(totals.waiting, _num(totals.waiting.value), said)}",
+        f"decode {_total(totals.decode_tps, _num(totals.decode_tps.value), said)} tok/s",
+        f"GPU {_total(totals.gpu_power_w, _num(totals.gpu_power_w.value), said)} W",
+        f"KV max {_total(totals.kv_usage_max, fmt.pct(totals.kv_usage_max.value, 0, unknown='-'), said)}",
     ]
     stamp = time.strftime("%H:%M:%S", time.localtime(t))
     return " · ".join([*(["PAUSED"] if paused else []), stamp, *parts])
@@ -157,7 +166,7 @@ class FleetTable(LineWidget):
         if self.totals is not None:
             text = fit_headline(headline(self.totals, self.t, self.paused), width - 1)
             strips.append(Strip([Segment(" " + text, style("fleet--headline"))]))
-        name_width, columns = fit_columns(width)
+        name_width, columns = fit_columns(width, max((len(fmt.clean(r.label)) for r in self.rows), default=0))
         header = [Segment("  " + "target".ljust(name_width)[:name_width], style("fleet--header"))]
         for column in columns:
             title = column.title + ("▼" if column.key == self.sort_key else "")
