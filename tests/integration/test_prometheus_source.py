@@ -20,6 +20,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +35,7 @@ from sparktop.session.core import Session
 from sparktop.session.sources import scrape_loop
 from sparktop.vllm.schema import Schema
 from sparktop.vllm.scrape import Scraper
+from tests.integration.exporter_helpers import Exporter, running_exporter, samples
 from tests.support.net import free_port
 from tests.support.prometheus_server import (
     Job,
@@ -83,6 +85,8 @@ class Setup:
     proxy: RecordingProxy
     flaky_proc: subprocess.Popen[str] | None = None
     prom: PromServer | None = None
+    exporter: Exporter | None = None
+    """``sparktop exporter --gpu`` (NVML's stand-in: a GB10 and an H100), scraped as job ``sparktop``."""
 
     @property
     def server(self) -> PromServer:
@@ -101,6 +105,8 @@ class Setup:
         }
         if flaky:
             jobs["flaky"] = Job([self.flaky.removeprefix("http://")])
+        if self.exporter is not None:
+            jobs["sparktop"] = Job([self.exporter.url.removeprefix("http://").removesuffix("/metrics")])
         return jobs
 
 
@@ -112,8 +118,12 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     sim, flaky = (f"http://127.0.0.1:{p}" for p in ports)
     proxy = RecordingProxy(sim)
     procs: list[subprocess.Popen[str]] = []
+    exporting = contextlib.ExitStack()
     try:
         setup = Setup(sim, flaky, proxy)
+        setup.exporter = exporting.enter_context(
+            running_exporter(tmp_path_factory.mktemp("exporter"), "--gpu", fake_nvml=True)
+        )
         setup.prom = PromServer(tmp_path_factory.mktemp("prometheus"), setup.jobs())
         procs = [start_simulator(p) for p in ports]
         assert [listening(p) for p in procs] == [sim, flaky]
@@ -125,6 +135,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             stop(proc)
         if setup.prom is not None:
             setup.prom.stop()
+        exporting.close()
         proxy.close()
 
 
@@ -145,6 +156,11 @@ async def target(api: PromAPI, job: str) -> PromTarget:
 
 async def test_discovery_finds_every_vllm_target_and_match_narrows_them(setup: Setup, api: PromAPI) -> None:
     found = await discover(api)
+    for _ in range(50):  # a scrape that timed out on a loaded machine is Prometheus' news, not ours
+        if all(t.health == "up" for t in found):
+            break
+        await asyncio.sleep(0.2)
+        found = await discover(api)
     assert [(t.job, t.instance) for t in found] == [
         ("flaky", setup.flaky.removeprefix("http://")),
         ("spark", setup.proxy.hostport),
@@ -342,6 +358,39 @@ def test_the_comparison_fails_when_a_label_is_dropped_or_a_bucket_moved(
     monkeypatch.setattr(pages, "page_labels", shift_buckets)
     moved = pages.PageBuilder().result(result.t, samples, {})
     assert any(d.startswith("histograms[") for d in snapshot_differences(moved.snapshot, page.snapshot))
+
+
+async def test_prometheus_keeps_the_exporters_figures_and_no_vllm_target_is_made_of_them(
+    setup: Setup, api: PromAPI
+) -> None:
+    """Prometheus scrapes ``sparktop exporter`` beside the servers: what it stores is what the
+    exporter served (this host's memory, NVML's readings with the GB10's unknowns left out), and
+    the exporter's job, without vllm: series, is no vLLM target."""
+    assert "sparktop" not in {t.job for t in await discover(api)}
+
+    async def stored(query: str) -> list[Any]:
+        """The series of an instant query, once Prometheus has scraped the exporter."""
+        for _ in range(100):
+            found = (await api.query(query)).get("result")
+            if found:
+                return list(found)
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"Prometheus has no {query}")
+
+    total = await stored('sparktop_memory_total_bytes{job="sparktop"}')
+    meminfo = await asyncio.to_thread(Path("/proc/meminfo").read_text)
+    found = re.search(r"^MemTotal:\s+(\d+) kB", meminfo, re.M)
+    assert found is not None
+    assert float(total[0]["value"][1]) == int(found.group(1)) * 1024
+    assert setup.exporter is not None
+    page = await asyncio.to_thread(setup.exporter.scrape)
+    names = await stored('sparktop_gpu_info{job="sparktop"}')
+    served = samples(page)["sparktop_gpu_info"]
+    assert sorted(s["metric"]["name"] for s in names) == sorted(s.labels["name"] for s in served)
+    unknown = await stored('sparktop_gpu_field_unknown_info{job="sparktop",field="memory_used_bytes"}')
+    devices = {s["metric"]["device"] for s in unknown}
+    used = await stored('sparktop_gpu_memory_used_bytes{job="sparktop"}')
+    assert devices and devices.isdisjoint({s["metric"]["device"] for s in used})
 
 
 def sparktop_cli(*argv: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
