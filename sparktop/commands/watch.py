@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
+from urllib.parse import urlsplit
 
 from sparktop import fmt
 from sparktop.cli import EXIT_OK, CliError
@@ -117,25 +118,32 @@ def run_prometheus(args: argparse.Namespace, settings: Settings, targets: Sequen
 
 
 def run_fleet(args: argparse.Namespace, settings: Settings, targets: Sequence[str]) -> int:
-    """``watch URL URL ...``: one view over several servers, each scraped on its own."""
-    urls: list[str] = []
+    """``watch URL docker:NAME ...``: one view over several servers, each read on its own."""
+    seen: list[str] = []
     for target in targets:
-        if target.startswith("docker:") or target.endswith(".toml"):
+        if target.endswith(".toml") or (
+            not target.startswith(("http:", "https:", "docker:")) and Path(target).is_file()
+        ):
             raise CliError(
-                f"{target}: several targets are URLs; a container or a profile is watched alone",
-                hint=f"sparktop watch {target}, or give each server's URL",
+                f"{target}: a profile is launched and watched alone",
+                hint=f"sparktop watch {target}, then add its URL or docker:NAME to a fleet",
             )
-        try:
-            url = base_url(target)
-        except BadTarget as exc:
-            raise CliError(str(exc), hint="give each server's base URL, e.g. http://127.0.0.1:8000") from None
-        if url in urls:
-            raise CliError(f"{redact_url(url)} is given twice", hint="give each server once")
-        urls.append(url)
+        if target.startswith("docker:"):
+            key = target
+        else:
+            try:
+                key = base_url(target)
+            except BadTarget as exc:
+                raise CliError(
+                    str(exc), hint="give each server's base URL, e.g. http://127.0.0.1:8000"
+                ) from None
+        if key in seen:
+            raise CliError(f"{redact_url(key)} is given twice", hint="give each server once")
+        seen.append(key)
     for option in ("log", "pull"):
         if getattr(args, option, None):
             raise CliError(f"--{option} applies to one target", hint="watch that server alone")
-    feed = fleet_feed(urls, settings)
+    feed = fleet_feed(seen, settings)
     simulated = all(session.target.simulated for session in feed.sessions)
     record_fleet(feed, args, settings, what="watch-fleet", simulated=simulated, default=settings.record_watch)
     if args.headless:
@@ -145,27 +153,44 @@ def run_fleet(args: argparse.Namespace, settings: Settings, targets: Sequence[st
     return dashboard(feed, settings)
 
 
-def fleet_feed(urls: Sequence[str], settings: Settings, clock: Clock | None = None) -> FleetFeed:
-    """A fleet over ``urls`` (probed together: a simulator's GPU and log come from its own API)."""
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def fleet_feed(targets: Sequence[str], settings: Settings, clock: Clock | None = None) -> FleetFeed:
+    """A fleet over URLs and ``docker:NAME`` containers (each attached, never stopped).
+
+    Servers are probed together: a simulator's GPU and log come from its own API. This host's GPU
+    is read for servers on this host only (loopback URLs and containers): beside a remote server it
+    would be another machine's figures (``sparktop exporter`` there serves its own).
+    """
+    from sparktop.commands.watch_container import ATTACH_TAIL, attach_target, attached_feed
+
+    urls = [t for t in targets if not t.startswith("docker:")]
 
     async def probe_all() -> list[bool]:
         found = await asyncio.gather(*(probe(url, model=False) for url in urls))
         return [p.simulated for p in found]
 
+    simulated = dict(zip(urls, asyncio.run(probe_all()) if urls else [], strict=True))
     clock = clock or SystemClock()
     feeds = []
-    for url, simulated in zip(urls, asyncio.run(probe_all()), strict=True):
+    for target in targets:
+        if target.startswith("docker:"):
+            handle, info = attach_target(target.removeprefix("docker:"))
+            feeds.append(attached_feed(handle, info, settings, tail=ATTACH_TAIL, clock=clock)[0])
+            continue
+        sim = simulated[target]
         options = LiveOptions(
             interval=settings.interval,
             window_s=settings.window,
             span_s=300.0,
-            gpu="sim" if simulated else "nvml",
-            sim_log=simulated,
+            gpu="sim" if sim else ("nvml" if _loopback(target) else "none"),
+            sim_log=sim,
         )
-        info = TargetInfo(
-            label=redact_url(url), kind="simulator" if simulated else "url", simulated=simulated
-        )
-        feeds.append(live_feed(info, url, options, clock))
+        info = TargetInfo(label=redact_url(target), kind="simulator" if sim else "url", simulated=sim)
+        feeds.append(live_feed(info, target, options, clock))
     return FleetFeed(feeds, interval=settings.interval, clock=clock)
 
 

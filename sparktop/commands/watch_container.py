@@ -27,6 +27,7 @@ import httpx
 
 from sparktop import fmt
 from sparktop.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
+from sparktop.clock import Clock
 from sparktop.commands.recording import container_meta, profile_meta, record_feed
 from sparktop.commands.watch import say_recorded
 from sparktop.config import Settings
@@ -346,19 +347,7 @@ def container_feed(
 ) -> LiveFeed:
     """The live session on a container: its server, its GPU share, its stats and log (read back
     ``tail`` lines first), recorded with ``meta`` when asked."""
-    # a log read back (attach) comes before the first scrape: the first line already knows the startup
-    primed = asyncio.Event() if tail is not None else None
-    options = LiveOptions(
-        interval=settings.interval,
-        window_s=settings.window,
-        span_s=300.0,
-        gpu="nvml",
-        gpu_container=handle.id,
-        extra_sources=(_container_source(handle, settings.interval, tail=tail, primed=primed),),
-        on_close=tuple(on_close),
-        scrape_after=primed,
-    )
-    feed = live_feed(info, handle.url, options)
+    feed, options = attached_feed(handle, info, settings, tail=tail, on_close=on_close)
     record_feed(
         feed,
         args,
@@ -372,6 +361,50 @@ def container_feed(
         name_hint=info.model if isinstance(info.model, str) else None,
     )
     return feed
+
+
+def attached_feed(
+    handle: ContainerHandle,
+    info: TargetInfo,
+    settings: Settings,
+    *,
+    tail: int | None = None,
+    on_close: Sequence[Callable[[], Awaitable[None]]] = (),
+    clock: Clock | None = None,
+) -> tuple[LiveFeed, LiveOptions]:
+    """A container's live session, not recorded (a fleet records all its servers in one file)."""
+    # a log read back (attach) comes before the first scrape: the first line already knows the startup
+    primed = asyncio.Event() if tail is not None else None
+    options = LiveOptions(
+        interval=settings.interval,
+        window_s=settings.window,
+        span_s=300.0,
+        gpu="nvml",
+        gpu_container=handle.id,
+        extra_sources=(_container_source(handle, settings.interval, tail=tail, primed=primed),),
+        on_close=tuple(on_close),
+        scrape_after=primed,
+    )
+    return live_feed(info, handle.url, options, clock), options
+
+
+def attach_target(name: str) -> tuple[ContainerHandle, TargetInfo]:
+    """The running container ``name`` and what the session knows of it first; CliError if none."""
+    from sparktop.container.lifecycle import ContainerError, attach
+
+    if not name:
+        raise CliError("docker: needs a container name", hint="sparktop watch docker:vllm-bench")
+    try:
+        handle = attach(name)
+    except ContainerError as exc:
+        raise CliError(str(exc), hint=exc.hint) from None
+    model = handle.served_model_name or handle.model
+    info = TargetInfo(
+        label=f"docker:{handle.name}",
+        kind="container",
+        model=model or Unknown("not in the container's command line"),
+    )
+    return handle, info
 
 
 def _container_source(
@@ -542,23 +575,11 @@ async def _launch_and_watch(
 
 def run_attach(args: argparse.Namespace, settings: Settings) -> int:
     """Watch a running container; it is never stopped or removed."""
-    from sparktop.container.lifecycle import ContainerError, attach
-
     name = args.target.removeprefix("docker:")
-    if not name:
-        raise CliError("docker: needs a container name", hint="sparktop watch docker:vllm-bench")
     if args.pull:
         raise CliError("--pull applies to a profile to launch", hint="sparktop watch PROFILE.toml --pull")
-    try:
-        handle = attach(name)
-    except ContainerError as exc:
-        raise CliError(str(exc), hint=exc.hint) from None
-    model = handle.served_model_name or handle.model
-    info = TargetInfo(
-        label=f"docker:{handle.name}",
-        kind="container",
-        model=model or Unknown("not in the container's command line"),
-    )
+    handle, info = attach_target(name)
+    model = info.model if isinstance(info.model, str) else None
     feed = container_feed(
         handle,
         info,

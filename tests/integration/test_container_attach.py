@@ -14,6 +14,7 @@ from sparktop.model import Frame, TargetInfo
 from sparktop.session.core import Session
 from sparktop.session.live import LiveOptions, live_feed
 from sparktop.session.sources import container_loop
+from sparktop.sim.server import SimConfig, SimServer
 from tests.integration.container_helpers import (
     GEMMA,
     SIM_ENV,
@@ -139,6 +140,49 @@ def test_watch_attach_headless_leaves_the_container_running(
     assert proc.returncode == 0, proc.stderr
     live = [line for line in proc.stdout.splitlines() if not line.startswith("#")]
     assert len(live) == 3 and "container=running" in live[-1] and "state=healthy" in live[-1]
+    assert docker_client.containers.get(name).status == "running"
+
+
+def test_a_fleet_of_a_container_and_a_url_each_line_its_own(
+    docker_client: docker.DockerClient, sim_image: str, names: list[str]
+) -> None:
+    """``watch docker:NAME URL``: the container attached (and left running), the URL scraped, one
+    line per server and scrape, each tagged; the container's lines carry its Docker state."""
+    name = new_name(names)
+    start_nvidia_style(docker_client, sim_image, name, ports={"8000/tcp": ("127.0.0.1",)})
+    wait_healthy(docker_client, name)
+    other = SimServer(SimConfig(startup="instant", seed=5)).start_in_thread()
+    try:
+        other.wait_ready(10)
+        proc = subprocess.run(
+            [
+                *SPARKTOP,
+                "watch",
+                f"docker:{name}",
+                other.url,
+                "--headless",
+                "--count",
+                "8",
+                "--interval",
+                "0.3",
+            ],
+            capture_output=True,
+            text=True,
+            env=sparktop_env(),
+            timeout=90,
+            check=False,
+        )
+    finally:
+        other.stop()
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith("#")]
+    mine = [line for line in lines if line.startswith(f"target=docker:{name} ")]
+    theirs = [line for line in lines if line.startswith(f"target={other.url} ")]
+    assert mine and theirs and len(mine) + len(theirs) == 8
+    assert (
+        "container=running" in mine[-1] and "state=healthy" in mine[-1]
+    )  # its stats come after a first scrape
+    assert not any("container=" in line for line in theirs)
     assert docker_client.containers.get(name).status == "running"
 
 

@@ -96,7 +96,7 @@ def test_a_hanging_server_does_not_slow_the_others(sims: list[str], tmp_path: Pa
     ("argv", "said"),
     [
         (["http://127.0.0.1:1", "http://127.0.0.1:1"], "is given twice"),
-        (["http://127.0.0.1:1", "docker:vllm"], "a container or a profile is watched alone"),
+        (["http://127.0.0.1:1", "serving.toml"], "a profile is launched and watched alone"),
         (["http://127.0.0.1:1", "http://127.0.0.1:2", "--log", "x.log"], "--log applies to one target"),
     ],
 )
