@@ -176,7 +176,7 @@ class SimGpu:
                 available_bytes=float(available),
                 free_bytes=float(available - cache),
                 page_cache_bytes=float(cache),
-                reclaimable_bytes=float(cache + int(0.4 * GIB)),
+                reclaimable_bytes=float(cache),  # MemAvailable - MemFree, as the real breakdown
                 gpu_processes_bytes=float(process_bytes),
                 container_bytes=float(container),
                 psi_some_avg10=0.0 if available > 0.05 * total else 12.0,
