@@ -63,7 +63,7 @@ def _device_lines(device: GpuDevice) -> list[str]:
         ("power limit", _num(device.power_limit_w, "W")),
         ("temperature", _num(device.temperature_c, "°C", 0)),
         ("SM clock", _num(device.sm_clock_mhz, "MHz", 0)),
-        ("energy", _num(device.energy_mj, "kJ since the driver loaded", 1, 1e-3)),
+        ("energy", _num(device.energy_mj, "kJ since the driver loaded", 1, 1e-6)),  # mJ to kJ
     ]
     reasons = device.throttle_reasons
     rows.append(

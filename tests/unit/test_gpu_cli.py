@@ -55,6 +55,7 @@ def test_h100_table_shows_used_and_total(tmp_path: Path, capsys: pytest.CaptureF
     run(args(), make_collector=collector_factory(tmp_path, FakeNvml([h100()])))
     out = capsys.readouterr().out
     assert "memory used     67.1 GiB" in out
+    assert "energy          9100.0 kJ since the driver loaded" in out  # NVML's 9,100,000,000 mJ
     assert "memory total    79.6 GiB" in out
     assert "GPU memory is separate" in out
 
