@@ -499,7 +499,6 @@ HELP = {
     "theme": "next theme (dark, light, high-contrast, your own)",
     "marker": "add a marker with a note at this moment",
     "help": "this help",
-    "go_back": "back: to the fleet from a server's screens (several servers), else to the dashboard",
     "replay('toggle')": "play or pause",
     "replay('faster')": "faster / slower (0.25x to 64x)",
     "replay('back')": "step back / forward one scrape",
@@ -509,6 +508,7 @@ HELP = {
 }
 
 PAIRED = {
+    "go_back": "mode('dashboard')",  # esc: back to the dashboard (to the fleet with several servers)
     "replay('slower')": "replay('faster')",
     "replay('forward')": "replay('back')",
     "replay('next_mark')": "replay('previous_mark')",
