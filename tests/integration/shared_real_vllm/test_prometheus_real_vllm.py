@@ -39,6 +39,7 @@ from tests.support.prometheus_server import (
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.real_vllm, pytest.mark.slow]
+SCRAPE_S = 2.0
 LOAD = ["--concurrency", "2", "--input-len", "64", "--output-len", "24", "--requests", "8", "--no-warmup"]
 
 
@@ -54,7 +55,10 @@ def setup(real_vllm: RealVllm, tmp_path_factory: pytest.TempPathFactory) -> Iter
     proxy = RecordingProxy(real_vllm.url)
     try:
         jobs = {"vllm": Job([proxy.hostport], labels={"engine": "clash"})}
-        prom = start_prometheus(tmp_path_factory.mktemp("prometheus"), jobs)
+        # scraped every 2 s: under the load the tests put on it, the real server (below the tests'
+        # priority) can take longer than a second to answer /metrics, and a scrape that times out
+        # is no page to compare
+        prom = start_prometheus(tmp_path_factory.mktemp("prometheus"), jobs, interval_s=SCRAPE_S)
         try:
             yield Setup(real_vllm, proxy, prom)
         finally:
