@@ -100,6 +100,15 @@ def test_a_real_orderly_stop_is_said_once_and_is_no_engine_failure() -> None:
         crashed.feed(t, text)
     died = [e for t, text in stop if "[shutdown]" not in text for e in crashed.feed(t, text)]
     assert [e.kind for e in died] == ["error"] and died[0].text.startswith("engine died: ")
+    # the API server and the engine write the log at once: the API server's line may come first
+    swapped = PhaseTracker()
+    for t, text in real_lines("startup-eager.log"):
+        swapped.feed(t, text)
+    engine_first, api_first = stop[0], stop[1]
+    assert "signal=SIGTERM" in engine_first[1] and "shutdown triggered" in api_first[1]
+    reordered = [api_first, engine_first, *stop[2:]]
+    events = [event for t, text in reordered for event in swapped.feed(t, text)]
+    assert [e.text for e in events] == ["server stopping"]
     # and the next start is a new startup
     again = [e.text for t, text in real_lines("startup-eager.log") for e in tracker.feed(t, text)]
     assert again[0] == "engine start started" and again[-1].startswith("ready after")
