@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,20 @@ from sparktop.model import Event, RecordingStatus
 from sparktop.recording.format import RecordingError
 from sparktop.recording.writer import Recorder, default_name
 from sparktop.session.core import Session
+
+
+async def close_whatever_happens(recorder: Recorder) -> RecordingStatus:
+    """Close ``recorder`` in a thread of its own and wait for it.
+
+    The close runs to its end even when this wait is cancelled (an app ending cancels its feed,
+    sometimes twice): a close handed to the loop's executor could be dropped before a thread took
+    it up, leaving the recording without its end. The thread is not a daemon: the process waits
+    for it before it exits."""
+    closing = threading.Thread(target=recorder.close, name="recording-close")
+    closing.start()
+    await asyncio.to_thread(closing.join)
+    return recorder.status
+
 
 log = logging.getLogger("sparktop.recording")
 
@@ -60,11 +76,9 @@ def start_recording(
     session.recording_status = lambda: recorder.status
 
     async def close() -> RecordingStatus | None:
-        import asyncio
-
         if recorder in session.sinks:
             session.sinks.remove(recorder)
-        return await asyncio.to_thread(recorder.close)
+        return await close_whatever_happens(recorder)
 
     return close
 
@@ -115,11 +129,9 @@ def start_fleet_recording(
         session.recording_status = lambda: recorder.status
 
     async def close() -> RecordingStatus | None:
-        import asyncio
-
         for session, sink in zip(sessions, sinks, strict=True):
             if sink in session.sinks:
                 session.sinks.remove(sink)
-        return await asyncio.to_thread(recorder.close)
+        return await close_whatever_happens(recorder)
 
     return close

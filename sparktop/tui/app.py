@@ -32,12 +32,14 @@ from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
 from textual.filter import Monochrome, NoColor
 from textual.message import Message
+from textual.worker import Worker
 
 from sparktop.config import Settings
 from sparktop.model import Frame
 from sparktop.session.feeds import Feed
 from sparktop.session.fleet import FleetControl
 from sparktop.smoke.slo import Objective
+from sparktop.tui import partial
 from sparktop.tui.screens.charts import ChartsScreen
 from sparktop.tui.screens.dashboard import DashboardScreen
 from sparktop.tui.screens.events import EventsScreen
@@ -51,6 +53,9 @@ SPANS = (60.0, 300.0, 1800.0)
 
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 GRACE_S = 2.0
+FEED_STOP_S = 8.0
+"""How long the app waits, as it ends, for the feed to stop (its sources, then its closers: the
+recording's last write, a demo's simulator and load); it takes well under a second."""
 """How long an ending app waits for a terminal that takes nothing of what is left to write (the
 restoring sequences included) before it stops writing to it. A slow terminal that takes some gets all."""
 
@@ -239,6 +244,7 @@ class SparktopApp(App[int]):
         objectives: Sequence[Objective] = (),
     ) -> None:
         super().__init__()
+        partial.install()  # screen updates send the changed cells only
         if self.no_color:
             # Textual answers NO_COLOR with greys, still colour codes; no-color.org asks for none
             self._filters = [f for f in self._filters if not isinstance(f, Monochrome)] + [NoColor()]
@@ -253,6 +259,7 @@ class SparktopApp(App[int]):
         self.frames_drawn = 0
         self._signalled = False
         self._loop_for_signals: asyncio.AbstractEventLoop | None = None
+        self._feed_worker: Worker[None] | None = None
         for spec in self.themes.values():
             self.register_theme(spec.theme)
         wanted = settings.theme if settings.theme in self.themes else "dark"
@@ -343,7 +350,19 @@ class SparktopApp(App[int]):
 
     def on_mount(self) -> None:
         self.switch_mode("fleet" if self.fleet is not None else "dashboard")
-        self.run_worker(self.feed.run(self._emit), name="feed", exclusive=True, exit_on_error=False)
+        self._feed_worker = self.run_worker(
+            self.feed.run(self._emit), name="feed", exclusive=True, exit_on_error=False
+        )
+
+    async def on_unmount(self) -> None:
+        """Let the feed finish stopping (Textual has cancelled it) before the app ends, so that
+        what its closers do (the recording's end, a demo's simulator and load stopped) is done
+        when ``run`` returns; Textual itself does not wait for its workers."""
+        worker = self._feed_worker
+        if worker is None:
+            return
+        with contextlib.suppress(Exception):  # stopped, cancelled, failed or too slow: the app ends
+            await asyncio.wait_for(asyncio.shield(worker.wait()), FEED_STOP_S)
 
     def _emit(self, frame: Frame) -> None:
         self.post_message(FrameReady(frame))

@@ -39,10 +39,14 @@ class TimeAxis:
 
     @property
     def label(self) -> str:
-        """``5 min`` once the history fills the span, ``last 32 s`` until then."""
-        if self.full or self.shown_s <= 0:
+        """The time the sparkline's width covers: ``5 min`` once the history fills the span; until
+        then its columns times their step (``40 s``, then ``80 s``... as the columns grow coarser),
+        the left of it blank where there is no data yet. It changes when the columns do, not at
+        every scrape (a label that ticks every second costs a remote terminal bytes every second)."""
+        covered = self.step * self.width
+        if self.full or self.shown_s <= 0 or covered >= self.span_s - _TOLERANCE:
             return span_name(self.span_s)
-        return f"last {_seconds(self.shown_s)}"
+        return _axis_seconds(covered)
 
 
 def span_name(span_s: float) -> str:
@@ -52,12 +56,13 @@ def span_name(span_s: float) -> str:
     return f"{span_s:.3g} s"
 
 
-def _seconds(value: float) -> str:
+def _axis_seconds(value: float) -> str:
+    """``12.5 s``, ``40 s``, ``119 s``, ``2 min``, ``4m50s``."""
+    if value < 120:
+        return f"{value:.3g} s"
     total = round(value)
-    if total < 120:
-        return f"{total} s"
     minutes, secs = divmod(total, 60)
-    return f"{minutes}m{secs:02d}s"
+    return f"{minutes} min" if secs == 0 else f"{minutes}m{secs:02d}s"
 
 
 _TOLERANCE = 1e-4
@@ -158,15 +163,15 @@ def sparkline(cols: Sequence[float], height: int = 1, top: float | None = None) 
     rows = []
     for row in range(height - 1, -1, -1):
         base = row * 8
-        chars = []
-        for level in levels:
-            if level < 0 or level <= base:
-                chars.append(" ")
-            elif level >= base + 8:
-                chars.append(FULL)
-            else:
-                chars.append(EIGHTHS[level - base])
-        rows.append("".join(chars))
+        # no data (-1) and levels at or below this row are blank; above it, full
+        rows.append(
+            "".join(
+                [
+                    " " if level <= base else FULL if level >= base + 8 else EIGHTHS[level - base]
+                    for level in levels
+                ]
+            )
+        )
     return rows
 
 

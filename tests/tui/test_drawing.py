@@ -33,7 +33,8 @@ def test_32_seconds_draw_from_the_right_not_squeezed_into_the_span(width: int) -
     assert filled[-1] == width - 1  # the newest scrape is the last column
     assert len(filled) >= 32 // per_column  # every scrape drawn, not squeezed into 3 columns
     assert filled == list(range(filled[0], width))  # no holes
-    assert axis.label == "last 32 s" and not axis.full
+    # the label is the time the width covers (a steady scale), not the data's age
+    assert axis.label == f"{per_column * width} s" and not axis.full
 
 
 def test_one_column_per_scrape_while_they_fit() -> None:
@@ -88,7 +89,7 @@ def test_missing_scrapes_show_as_a_gap_at_the_right() -> None:
     gone = drawing.time_axis(t, now=t[-1] + 3.0, span=300.0, width=40, interval=1.0)
     filled = known(drawing.columns(t, [1.0] * 20, gone))
     assert filled[-1] == 37  # two scrapes overdue: two blank columns
-    assert gone.label == "last 22 s"
+    assert gone.label == "40 s"  # the width's time, overdue scrapes or not
 
 
 def test_a_wide_sparkline_with_a_short_span_keeps_one_column_per_scrape() -> None:
@@ -119,16 +120,32 @@ def test_no_history() -> None:
         (60.0, 60.0, "1 min"),
         (1800.0, 1800.0, "30 min"),
         (30.0, 30.0, "30 s"),
-        (300.0, 32.0, "last 32 s"),
-        (300.0, 288.0, "last 4m48s"),
     ],
 )
 def test_span_labels(span: float, shown: float, label: str) -> None:
     assert drawing.TimeAxis(T0, 1.0, 10, span, shown).label == label
 
 
+@pytest.mark.parametrize(
+    ("step", "width", "label"),
+    [(1.0, 40, "40 s"), (2.0, 40, "80 s"), (3.0, 40, "2 min"), (29.0, 10, "4m50s"), (0.25, 50, "12.5 s")],
+)
+def test_until_the_span_fills_the_label_is_the_time_the_width_covers(
+    step: float, width: int, label: str
+) -> None:
+    assert drawing.TimeAxis(T0, step, width, 300.0, 32.0).label == label
+
+
+def test_the_label_changes_with_the_columns_not_with_every_scrape() -> None:
+    labels = []
+    for count in range(1, 100):
+        t = scrapes(count)
+        labels.append(drawing.time_axis(t, now=t[-1], span=300.0, width=20, interval=1.0).label)
+    assert sorted(set(labels), key=labels.index) == ["20 s", "40 s", "60 s", "80 s", "100 s"]
+
+
 def test_quarter_second_scrapes() -> None:
     t = scrapes(40, interval=0.25)
     axis = drawing.time_axis(t, now=t[-1], span=60.0, width=50, interval=0.25)
-    assert axis.step == 0.25 and axis.label == "last 10 s"
+    assert axis.step == 0.25 and axis.label == "12.5 s"
     assert len(known(drawing.columns(t, [1.0] * 40, axis))) == 40

@@ -150,7 +150,8 @@ def recording_complete(path: Path) -> bool:
 
 
 def decode_tps(shown: str) -> str:
-    match = re.search(r"Decode\s+(\S+) tok/s", shown)
+    # the title may name the time the sparklines cover ("Decode 40 s", "Decode 1m52s") before the figure
+    match = re.search(r"Decode(?: [\d.]+ (?:s|min)| \d+m\d\ds)?\s+(\S+) tok/s", shown)
     return match.group(1) if match else ""
 
 

@@ -17,6 +17,9 @@ from sparktop.tui.widgets.status import StatusBar
 
 
 class DashboardScreen(Screen[None]):
+    _panels: list[Panel] | None = None
+    """The panels, found once (a query each frame costs more than drawing some of them)."""
+
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield StartupView(id="startup")
@@ -41,7 +44,9 @@ class DashboardScreen(Screen[None]):
         slo.display = bool(objectives)
         if objectives:
             slo.show(frame, objectives)
-        for panel in self.query(Panel):
+        if self._panels is None:
+            self._panels = list(self.query(Panel))
+        for panel in self._panels:
             panel.show(frame)
 
     def show_status(self, frame: Frame, paused: bool) -> None:
