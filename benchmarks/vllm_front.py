@@ -1,5 +1,6 @@
 """The simulated Spark as a plain vLLM server: a reverse proxy that forwards every request to it
-except its own ``/sim/*`` API, which answers 404 as vLLM does.
+except its own ``/sim/*`` API, which answers 404 as vLLM does, and without the simulator's name for
+itself in ``/version``.
 
 ``bench_dashboard.py --as-vllm`` watches the simulator through it, so the dashboard's cost is that
 of watching a vLLM server (its scrapes), without the simulator's modelled GPU and log, which a
@@ -10,9 +11,12 @@ Run: python benchmarks/vllm_front.py LISTEN_PORT UPSTREAM_URL
 
 from __future__ import annotations
 
+import json
 import sys
 
 from aiohttp import ClientSession, web
+
+from sparktop.model import SIMULATED_KEY
 
 
 def make_app(upstream: str) -> web.Application:
@@ -32,6 +36,11 @@ def make_app(upstream: str) -> web.Application:
             request.method, upstream + request.path_qs, data=await request.read(), headers=request.headers
         ) as answer:
             body = await answer.read()
+            if request.path == "/version" and answer.status == 200:
+                # the simulator names itself in /version (`sparktop_simulated`); vLLM does not
+                data = json.loads(body)
+                data.pop(SIMULATED_KEY, None)
+                body = json.dumps(data).encode()
             headers = {k: v for k, v in answer.headers.items() if k.lower() == "content-type"}
             return web.Response(status=answer.status, body=body, headers=headers)
 

@@ -14,6 +14,8 @@ from sparktop.recording.format import RecordingError
 from sparktop.recording.writer import Recorder, default_name
 from sparktop.session.core import Session
 
+log = logging.getLogger("sparktop.recording")
+
 
 async def close_whatever_happens(recorder: Recorder) -> RecordingStatus:
     """Close ``recorder`` in a thread of its own and wait for it.
@@ -26,9 +28,6 @@ async def close_whatever_happens(recorder: Recorder) -> RecordingStatus:
     closing.start()
     await asyncio.to_thread(closing.join)
     return recorder.status
-
-
-log = logging.getLogger("sparktop.recording")
 
 
 def start_recording(

@@ -53,11 +53,11 @@ SPANS = (60.0, 300.0, 1800.0)
 
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 GRACE_S = 2.0
+"""How long an ending app waits for a terminal that takes nothing of what is left to write (the
+restoring sequences included) before it stops writing to it. A slow terminal that takes some gets all."""
 FEED_STOP_S = 8.0
 """How long the app waits, as it ends, for the feed to stop (its sources, then its closers: the
 recording's last write, a demo's simulator and load); it takes well under a second."""
-"""How long an ending app waits for a terminal that takes nothing of what is left to write (the
-restoring sequences included) before it stops writing to it. A slow terminal that takes some gets all."""
 
 
 class TerminalOutput:
