@@ -99,14 +99,7 @@ class LiveFeed:
         finally:
             with contextlib.suppress(ValueError):
                 self.session.sinks.remove(on_observation)
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            for closer in self._closers:
-                with contextlib.suppress(Exception):
-                    await closer()
+            await finish(tasks, self._closers)
 
     def mark(self, note: str) -> None:
         self.session.observe(Event(self.clock.now(), "marker", note, source="user"))
@@ -119,6 +112,21 @@ class LiveFeed:
     def add_closer(self, closer: Callable[[], Awaitable[object]]) -> None:
         """Something to finish when the feed stops (after the sources), e.g. a recording."""
         self._closers.append(closer)
+
+
+async def finish(
+    tasks: Sequence[asyncio.Task[None]], closers: Sequence[Callable[[], Awaitable[object]]]
+) -> None:
+    """Cancel a feed's sources and wait for them, then run its closers (a recording closes last,
+    after every source has stopped handing it observations). Never raises."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    for closer in closers:
+        with contextlib.suppress(Exception):
+            await closer()
 
 
 class StaticFeed:

@@ -18,7 +18,7 @@ from typing import Protocol
 from sparktop.clock import Clock, SystemClock
 from sparktop.model import Event, FleetView, Frame
 from sparktop.session.core import Session
-from sparktop.session.feeds import Emit, LiveFeed
+from sparktop.session.feeds import Emit, LiveFeed, finish
 
 GATHER_SLACK = 0.5
 """After a target's new frame, the fleet waits up to this share of an interval for the others'
@@ -117,14 +117,7 @@ class FleetFeed(FleetControl):
                 ]
                 emit(self.combine(frames))
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-            for closer in self._closers:
-                with contextlib.suppress(Exception):
-                    await closer()
+            await finish(tasks, self._closers)
 
     def add_closer(self, closer: Callable[[], Awaitable[object]]) -> None:
         """Something to finish when the fleet stops, after every target's sources (its recording)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,22 +14,15 @@ import pytest
 
 from sparktop.recording.reader import Recording
 from sparktop.sim.server import SimConfig, SimServer
+from tests.support.cli import run_sparktop
 from tests.support.fault_server import SilentListener
 from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def sparktop(tmp_path: Path, *argv: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sparktop", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        cwd=ROOT,
-        env={"SPARKTOP_CONFIG": str(tmp_path / "none.toml"), "PATH": "/usr/bin:/bin"},
-    )
+def sparktop(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return run_sparktop(*argv)
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ from sparktop.session.sources import scrape_loop
 from sparktop.vllm.schema import Schema
 from sparktop.vllm.scrape import Scraper
 from tests.integration.exporter_helpers import Exporter, running_exporter, samples
+from tests.support.cli import run_sparktop
 from tests.support.net import free_port
 from tests.support.prometheus_server import (
     Job,
@@ -393,16 +394,7 @@ async def test_prometheus_keeps_the_exporters_figures_and_no_vllm_target_is_made
     assert devices and devices.isdisjoint({s["metric"]["device"] for s in used})
 
 
-def sparktop_cli(*argv: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-    """``sparktop ARGV`` as a user runs it (no config file of this machine's)."""
-    return subprocess.run(
-        [sys.executable, "-m", "sparktop", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={"SPARKTOP_CONFIG": "/nonexistent/sparktop.toml", "PATH": "/usr/bin:/bin"},
-    )
+sparktop_cli = run_sparktop
 
 
 TWO_JOBS = '{job=~"vllm|spark"}'
